@@ -1,0 +1,1 @@
+"""Typed APIs: CRD models, annotations, quantities and builders (no I/O)."""

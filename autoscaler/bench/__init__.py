@@ -1,0 +1,1 @@
+"""Seeded benchmark worlds and the planner benchmark."""

@@ -1,0 +1,1 @@
+"""Wiring: tenant loops, the manager and the actuator."""

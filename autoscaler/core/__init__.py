@@ -1,0 +1,1 @@
+"""The pure, deterministic decision core."""

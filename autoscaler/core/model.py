@@ -1,0 +1,247 @@
+"""The core's frozen view of the world: what informers keep and what the simulator produces.
+
+Only the fields a decision needs are kept (memory matters with 50k pods). Times are seconds
+on the injected clock (``time.time()`` in the controller, virtual time in the simulator).
+Maps are plain dicts by convention and must not be mutated once in a snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from autoscaler.api.policy import PoolSettings, Shape, ShapeBounds, TenantLimits
+from autoscaler.api.resources import EMPTY, Resources
+
+# Well-known labels and annotations ------------------------------------------------------
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+POOL_LABEL = "kvpool.io/pool"
+TENANT_LABEL = "kvpool.io/tenant"
+IMAGE_HASH_LABEL = "kvpool.io/image-hash"
+SHAPE_LABEL = "kvpool.io/shape"
+DO_NOT_DISRUPT_ANNOTATION = "kvpool.io/do-not-disrupt"
+SAFE_TO_EVICT_ANNOTATIONS = (
+    "kvpool.io/safe-to-evict",
+    "cluster-autoscaler.kubernetes.io/safe-to-evict",
+)
+DEFAULT_SCHEDULER = "default-scheduler"
+
+
+class TaintEffect(StrEnum):
+    NO_SCHEDULE = "NoSchedule"
+    PREFER_NO_SCHEDULE = "PreferNoSchedule"
+    NO_EXECUTE = "NoExecute"
+
+
+@dataclass(frozen=True, slots=True)
+class Taint:
+    key: str
+    effect: TaintEffect
+    value: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Toleration:
+    """``operator`` is ``Equal`` or ``Exists``; an empty key with Exists tolerates everything."""
+
+    key: str = ""
+    operator: str = "Equal"
+    value: str = ""
+    effect: TaintEffect | None = None  # None tolerates every effect
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """A node selector or label selector requirement.
+
+    Node affinity operators: In, NotIn, Exists, DoesNotExist, Gt, Lt.
+    Label selector operators: In, NotIn, Exists, DoesNotExist.
+    """
+
+    key: str
+    operator: str
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSelectorTerm:
+    """Requirements that must all hold (terms of a required node affinity are ORed)."""
+
+    match_expressions: tuple[Requirement, ...] = ()
+    match_fields: tuple[Requirement, ...] = ()  # only metadata.name is defined
+
+
+@dataclass(frozen=True, slots=True)
+class LabelSelector:
+    match_labels: tuple[tuple[str, str], ...] = ()
+    match_expressions: tuple[Requirement, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PodAffinityTerm:
+    """A required pod (anti-)affinity term; namespaces empty means the pod's own namespace."""
+
+    selector: LabelSelector
+    topology_key: str = HOSTNAME_LABEL
+    namespaces: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HostPort:
+    port: int
+    protocol: str = "TCP"
+    host_ip: str = "0.0.0.0"
+
+
+class PodPhase(StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    UNKNOWN = "Unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Pod:
+    namespace: str
+    name: str
+    uid: str = ""
+    # Effective requests: max(sum of containers, largest init container) plus pod overhead.
+    # The pod's own slot (pods=1) is not included; predicates add it.
+    requests: Resources = EMPTY
+    labels: Mapping[str, str] = field(default_factory=dict)
+    node_name: str | None = None
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    required_node_affinity: tuple[NodeSelectorTerm, ...] = ()  # ORed; empty means none
+    tolerations: tuple[Toleration, ...] = ()
+    required_anti_affinity: tuple[PodAffinityTerm, ...] = ()
+    host_ports: tuple[HostPort, ...] = ()
+    owner_kind: str | None = None  # ReplicaSet, StatefulSet, Job, DaemonSet, ...; None: bare pod
+    owner_name: str | None = None
+    scheduler_name: str = DEFAULT_SCHEDULER
+    phase: PodPhase = PodPhase.PENDING
+    unschedulable: bool = False  # condition PodScheduled=False with reason Unschedulable
+    unschedulable_since: float | None = None
+    terminating: bool = False  # deletionTimestamp set
+    scheduling_gated: bool = False  # spec.schedulingGates not empty
+    priority: int = 0
+    do_not_disrupt: bool = False
+    safe_to_evict: bool | None = None  # explicit annotation; None when absent
+    local_storage: bool = False  # emptyDir (not Memory medium) or hostPath volumes
+    created: float = 0.0
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def is_daemonset_pod(self) -> bool:
+        return self.owner_kind == "DaemonSet"
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    name: str
+    allocatable: Resources
+    labels: Mapping[str, str] = field(default_factory=dict)
+    taints: tuple[Taint, ...] = ()
+    ready: bool = True
+    unschedulable: bool = False  # cordoned
+    deleting: bool = False
+    created: float = 0.0
+
+    @property
+    def pool(self) -> str | None:
+        """The NodePool that owns this node, or None for nodes we do not manage."""
+        return self.labels.get(POOL_LABEL)
+
+    @property
+    def image_hash(self) -> str | None:
+        return self.labels.get(IMAGE_HASH_LABEL)
+
+
+class VMPhase(StrEnum):
+    """Where a VirtualMachine is on its way to becoming a Ready node (and back)."""
+
+    PROVISIONING = "Provisioning"  # image being cloned (DataVolume not ready)
+    PENDING = "Pending"  # waiting for a host with room
+    SCHEDULED = "Scheduled"  # on a host, booting
+    RUNNING = "Running"  # VMI running; the Node may not be registered yet
+    FAILED = "Failed"
+    DELETING = "Deleting"
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualMachine:
+    """The core's view of one worker VM of this tenant."""
+
+    name: str
+    pool: str
+    shape: Shape
+    image_hash: str
+    created: float
+    phase: VMPhase = VMPhase.PENDING
+    phase_since: float = 0.0
+    host: str | None = None
+    node_name: str | None = None  # the Node it registered as, once it has
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    """A bare-metal host of the management cluster that can run VMs."""
+
+    name: str
+    allocatable: Resources  # cpu and memory the host offers to virt-launcher pods
+    allocated: Resources = EMPTY  # already taken by running VMs and reservations (with overhead)
+    schedulable: bool = True
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def free(self) -> Resources:
+        return (self.allocatable - self.allocated).clamp_negative()
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonSet:
+    """A DaemonSet of the tenant: a pod of its template lands on every node it matches."""
+
+    namespace: str
+    name: str
+    template: Pod
+
+
+@dataclass(frozen=True, slots=True)
+class PodDisruptionBudget:
+    namespace: str
+    name: str
+    selector: LabelSelector
+    disruptions_allowed: int  # status.disruptionsAllowed as the API server computed it
+
+
+@dataclass(frozen=True, slots=True)
+class Pool:
+    """A NodePool of the tenant. ``settings`` is None when its annotations are invalid."""
+
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)  # spec.template.labels
+    taints: tuple[Taint, ...] = ()  # spec.template.taints
+    settings: PoolSettings | None = None
+    error: str | None = None  # why the pool is disabled, when it is
+    image_hash: str | None = None  # digest of the image the pool asks for now
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything one decision of one tenant sees; built only after every cache has synced."""
+
+    tenant: str
+    pods: tuple[Pod, ...]
+    nodes: tuple[Node, ...]
+    vms: tuple[VirtualMachine, ...]
+    pools: tuple[Pool, ...]
+    hosts: tuple[Host, ...]
+    shape_bounds: ShapeBounds
+    limits: TenantLimits = field(default_factory=TenantLimits)
+    daemonsets: tuple[DaemonSet, ...] = ()
+    pdbs: tuple[PodDisruptionBudget, ...] = ()

@@ -1,0 +1,1 @@
+"""VM backends behind one small protocol."""

@@ -1,0 +1,1 @@
+"""The embedded simulator, the fake API server and its agents."""
