@@ -29,7 +29,7 @@ def to_units(name: str, quantity: str | int | float) -> int:
 def to_quantity(name: str, units: int) -> str:
     """The canonical quantity text of ``units`` of resource ``name``."""
     if name == CPU:
-        return format_quantity(Decimal(units) / 1000)
+        return format_quantity(Decimal(units).scaleb(-3))
     if name in _BYTE_RESOURCES or name.startswith("hugepages-"):
         return format_quantity(units, QuantityFormat.BINARY_SI)
     return format_quantity(units)

@@ -1,0 +1,102 @@
+"""``kubevirt-autoscaler bench``: measure the planner on seeded worlds."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from autoscaler.bench.planner import PlannerFigures, run_planner_suite
+from autoscaler.bench.worlds import SCENARIOS
+
+# One runner per suite; each returns rows of JSON-ready figures.
+Suite = Callable[[argparse.Namespace], list[dict[str, object]]]
+
+
+def _planner(args: argparse.Namespace) -> list[dict[str, object]]:
+    figures: list[PlannerFigures] = run_planner_suite(args.scenario, args.seed, args.runs)
+    return [f.as_json() for f in figures]
+
+
+SUITES: dict[str, Suite] = {"planner": _planner}
+
+_COLUMNS = (
+    ("name", "scenario"),
+    ("plan_seconds_median", "plan s"),
+    ("pods_per_second", "pods/s"),
+    ("pods_in_new_vms", "new-VM pods"),
+    ("vms_planned", "VMs"),
+    ("lower_bound_vms", "bound"),
+    ("fixed_shape_vms", "fixed VMs"),
+    ("packing_efficiency", "packing"),
+    ("vm_vcpus_provisioned", "vCPUs"),
+    ("fixed_shape_vcpus", "fixed vCPUs"),
+)
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "bench",
+        help="measure planning speed and packing quality",
+        description="Run a benchmark suite on seeded worlds and print its figures.",
+    )
+    parser.add_argument(
+        "--suite", choices=sorted(SUITES), default="planner", help="what to measure"
+    )
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        choices=list(SCENARIOS),
+        metavar="NAME",
+        help=f"a scenario to run (repeatable; default all): {', '.join(SCENARIOS)}",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--seed", type=int, default=1, help="world seed (default 1)")
+    parser.add_argument(
+        "--runs",
+        type=_positive,
+        default=None,
+        help="timed runs per scenario (default: per scenario)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    rows = SUITES[args.suite](args)
+    if args.json:
+        json.dump({"scenarios": rows}, sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        _print_table(args.suite, rows)
+    return 0
+
+
+def _print_table(suite: str, rows: Sequence[dict[str, object]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{suite} benchmark")
+    for _, header in _COLUMNS:
+        table.add_column(header, justify="left" if header == "scenario" else "right")
+    for row in rows:
+        table.add_row(*(_cell(row.get(key, "")) for key, _ in _COLUMNS))
+    Console(width=max(Console().width, 120)).print(table)
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.3f}" if value < 100 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
