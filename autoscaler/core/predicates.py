@@ -1,0 +1,367 @@
+"""kube-scheduler's filter predicates, applied to one node during a simulation.
+
+The rules follow the scheduler's Filter plugins: NodeUnschedulable, NodeAffinity (nodeSelector
+and required node affinity), TaintToleration, NodeResourcesFit (including the pod count and
+extended resources), NodePorts and the hostname half of InterPodAffinity (required
+anti-affinity, both directions). Anti-affinity terms with any other topology key are not
+evaluated: a single node cannot decide them, and the pools we size are one topology domain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+
+from autoscaler.api.resources import CPU, MEMORY, PODS, Resources
+from autoscaler.core.model import (
+    HOSTNAME_LABEL,
+    HostPort,
+    LabelSelector,
+    Node,
+    NodeSelectorTerm,
+    Pod,
+    PodAffinityTerm,
+    Requirement,
+    Taint,
+    TaintEffect,
+    Toleration,
+)
+
+NODE_NAME_FIELD = "metadata.name"
+
+UNSCHEDULABLE = "node(s) were unschedulable"
+SELECTOR_MISMATCH = "node(s) didn't match node selector"
+AFFINITY_MISMATCH = "node(s) didn't match Pod's node affinity"
+TOO_MANY_PODS = "Too many pods"
+PORTS_IN_USE = "node(s) didn't have free ports for the requested pod ports"
+ANTI_AFFINITY_MISMATCH = "node(s) didn't match pod anti-affinity rules"
+EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rules"
+
+_ANY_IP = "0.0.0.0"
+
+
+# Label and node selectors -------------------------------------------------------------------
+def requirement_matches(requirement: Requirement, labels: Mapping[str, str]) -> bool:
+    """One node-selector or label-selector requirement; an unknown operator never matches."""
+    op = requirement.operator
+    value = labels.get(requirement.key)
+    if op == "In":
+        return value is not None and value in requirement.values
+    if op == "NotIn":
+        return value is None or value not in requirement.values
+    if op == "Exists":
+        return value is not None
+    if op == "DoesNotExist":
+        return value is None
+    if op in ("Gt", "Lt"):
+        if value is None or len(requirement.values) != 1:
+            return False
+        try:
+            actual, bound = int(value), int(requirement.values[0])
+        except ValueError:
+            return False
+        return actual > bound if op == "Gt" else actual < bound
+    return False
+
+
+def label_selector_matches(selector: LabelSelector, labels: Mapping[str, str]) -> bool:
+    """A metav1.LabelSelector; the empty selector matches everything."""
+    for key, value in selector.match_labels:
+        if labels.get(key) != value:
+            return False
+    return all(requirement_matches(r, labels) for r in selector.match_expressions)
+
+
+def _field_matches(requirement: Requirement, node_name: str | None) -> bool:
+    # Only metadata.name is defined. A node not created yet has no name, so no list of
+    # existing names can contain it: In fails and NotIn holds.
+    if requirement.key != NODE_NAME_FIELD:
+        return False
+    if node_name is None:
+        return requirement.operator == "NotIn"
+    return requirement_matches(requirement, {NODE_NAME_FIELD: node_name})
+
+
+def _term_matches(term: NodeSelectorTerm, labels: Mapping[str, str], node_name: str | None) -> bool:
+    if not term.match_expressions and not term.match_fields:
+        return False  # an empty term matches no node
+    if not all(requirement_matches(r, labels) for r in term.match_expressions):
+        return False
+    return all(_field_matches(r, node_name) for r in term.match_fields)
+
+
+def selector_mismatch(
+    pod: Pod, labels: Mapping[str, str], node_name: str | None = None
+) -> str | None:
+    """nodeSelector and required node affinity; the reason they reject the node, or None.
+
+    ``node_name`` is needed only for ``matchFields`` on ``metadata.name``; None stands for a
+    node that does not exist yet.
+    """
+    for key, value in pod.node_selector.items():
+        if labels.get(key) != value:
+            return SELECTOR_MISMATCH
+    terms = pod.required_node_affinity
+    if terms and not any(_term_matches(t, labels, node_name) for t in terms):
+        return AFFINITY_MISMATCH
+    return None
+
+
+# Taints and tolerations ---------------------------------------------------------------------
+def tolerates(toleration: Toleration, taint: Taint) -> bool:
+    if toleration.effect is not None and toleration.effect != taint.effect:
+        return False
+    if toleration.operator == "Exists":
+        return not toleration.key or toleration.key == taint.key
+    if toleration.operator in ("Equal", ""):
+        return toleration.key == taint.key and toleration.value == taint.value
+    return False
+
+
+def taint_mismatch(pod: Pod, taints: Sequence[Taint]) -> str | None:
+    """The first NoSchedule/NoExecute taint the pod does not tolerate, as a reason, or None."""
+    for taint in taints:
+        if taint.effect == TaintEffect.PREFER_NO_SCHEDULE:
+            continue
+        if not any(tolerates(t, taint) for t in pod.tolerations):
+            return f"node(s) had untolerated taint {{{taint.key}: {taint.value}}}"
+    return None
+
+
+# Host ports and anti-affinity ---------------------------------------------------------------
+def _ports_clash(a: HostPort, b: HostPort) -> bool:
+    if a.port != b.port or a.protocol != b.protocol:
+        return False
+    return a.host_ip == b.host_ip or _ANY_IP in (a.host_ip, b.host_ip)
+
+
+def _hostname_terms(pod: Pod) -> tuple[PodAffinityTerm, ...]:
+    return tuple(t for t in pod.required_anti_affinity if t.topology_key == HOSTNAME_LABEL)
+
+
+def term_selects(term: PodAffinityTerm, owner: Pod, other: Pod) -> bool:
+    """Whether ``owner``'s (anti-)affinity term selects ``other``."""
+    namespaces = term.namespaces or (owner.namespace,)
+    return other.namespace in namespaces and label_selector_matches(term.selector, other.labels)
+
+
+@lru_cache(maxsize=4096)
+def amounts(resources: Resources) -> tuple[tuple[str, int], ...]:
+    """The (name, amount) pairs of a vector, memoised: pods of one template share their
+    requests, and iterating a Mapping is slow on the hot path of a 50k-pod simulation."""
+    return tuple(resources.items())
+
+
+def pod_vector(pod: Pod) -> Resources:
+    """What the pod takes from a node: its requests plus its own pod slot."""
+    return pod.requests + {PODS: 1}
+
+
+def insufficient(
+    requests: Mapping[str, int], used: Mapping[str, int], alloc: Mapping[str, int]
+) -> str | None:
+    """NodeResourcesFit: the resources whose request exceeds what is left, as a reason."""
+    pairs = amounts(requests) if isinstance(requests, Resources) else tuple(requests.items())
+    short = [k for k, v in pairs if v > 0 and used.get(k, 0) + v > alloc.get(k, 0)]
+    if not short:
+        return None
+    if PODS in short:
+        return TOO_MANY_PODS
+    order = {CPU: 0, MEMORY: 1}
+    return ", ".join(f"Insufficient {k}" for k in sorted(short, key=lambda k: (order.get(k, 2), k)))
+
+
+class NodeState:
+    """One node (existing, launching or planned) and the pods on it, during a simulation."""
+
+    __slots__ = (
+        "_alloc",
+        "_allocatable",
+        "_anti_affinity_pods",
+        "_free",
+        "_ports",
+        "_signature",
+        "_used",
+        "labels",
+        "name",
+        "node_name",
+        "pods",
+        "schedulable",
+        "taints",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        allocatable: Resources,
+        labels: Mapping[str, str] | None = None,
+        taints: Sequence[Taint] = (),
+        pods: Iterable[Pod] = (),
+        schedulable: bool = True,
+        used: Mapping[str, int] | None = None,
+        node_name: str | None = None,
+    ) -> None:
+        """``used`` is capacity taken by something other than ``pods`` (DaemonSet overhead of a
+        node that does not exist yet); ``node_name`` is the name for ``matchFields``, None when
+        the node is not created yet."""
+        self.name = name
+        self.node_name = node_name
+        self.labels: Mapping[str, str] = labels if labels is not None else {}
+        self.taints: tuple[Taint, ...] = tuple(taints)
+        self.allocatable = allocatable
+        self.schedulable = schedulable
+        self.pods: list[Pod] = []
+        self._used: dict[str, int] = dict(used or {})
+        self._ports: list[HostPort] = []
+        self._anti_affinity_pods: list[Pod] = []
+        self._signature: tuple[object, ...] | None = None
+        for pod in pods:
+            self.add(pod)
+
+    @classmethod
+    def from_node(cls, node: Node, bound_pods: Iterable[Pod]) -> NodeState:
+        return cls(
+            node.name,
+            node.allocatable,
+            node.labels,
+            node.taints,
+            bound_pods,
+            schedulable=not node.unschedulable,
+            node_name=node.name,
+        )
+
+    def __repr__(self) -> str:
+        return f"NodeState({self.name!r}, pods={len(self.pods)}, free={self.free!r})"
+
+    # Capacity ---------------------------------------------------------------------------------
+    @property
+    def allocatable(self) -> Resources:
+        return self._allocatable
+
+    @allocatable.setter
+    def allocatable(self, value: Resources) -> None:
+        self._allocatable = value
+        self._alloc: dict[str, int] = dict(amounts(value))
+        self._free: Resources | None = None
+
+    @property
+    def used(self) -> Resources:
+        """The sum of the requests of the pods on the node, with pods=<count>."""
+        return Resources(self._used)
+
+    @property
+    def free(self) -> Resources:
+        """Allocatable minus used (negative where the node is overcommitted)."""
+        if self._free is None:
+            self._free = self.allocatable - self._used
+        return self._free
+
+    def how_many(self, vector: Resources) -> int:
+        """How many more pods of ``vector`` (requests plus the pod slot) fit on the node."""
+        alloc, used = self._alloc, self._used
+        count = 1 << 30
+        for name, amount in amounts(vector):
+            if amount > 0:
+                room = (alloc.get(name, 0) - used.get(name, 0)) // amount
+                if room < count:
+                    if room <= 0:
+                        return 0
+                    count = room
+        return count
+
+    @property
+    def has_anti_affinity_pods(self) -> bool:
+        return bool(self._anti_affinity_pods)
+
+    @property
+    def signature(self) -> tuple[object, ...]:
+        """What the static predicates see, minus the hostname: equal signatures, equal answers
+        for pods that do not select on the hostname or the node name."""
+        if self._signature is None:
+            labels = frozenset((k, v) for k, v in self.labels.items() if k != HOSTNAME_LABEL)
+            self._signature = (labels, self.taints, self.schedulable)
+        return self._signature
+
+    # Predicates -------------------------------------------------------------------------------
+    def static_failure(self, pod: Pod) -> str | None:
+        """The predicates that depend only on the node itself, not on the pods on it."""
+        if not self.schedulable:
+            return UNSCHEDULABLE
+        return selector_mismatch(pod, self.labels, self.node_name) or taint_mismatch(
+            pod, self.taints
+        )
+
+    def dynamic_failure(self, pod: Pod) -> str | None:
+        """The predicates that depend on the pods already on the node."""
+        used, alloc = self._used, self._alloc
+        if used.get(PODS, 0) + 1 > alloc.get(PODS, 0):
+            return TOO_MANY_PODS
+        reason = insufficient(pod.requests, used, alloc)
+        if reason:
+            return reason
+        for wanted in pod.host_ports:
+            if wanted.port > 0 and any(_ports_clash(wanted, taken) for taken in self._ports):
+                return PORTS_IN_USE
+        terms = _hostname_terms(pod)
+        if terms and any(term_selects(t, pod, other) for t in terms for other in self.pods):
+            return ANTI_AFFINITY_MISMATCH
+        for other in self._anti_affinity_pods:
+            if any(term_selects(t, other, pod) for t in _hostname_terms(other)):
+                return EXISTING_ANTI_AFFINITY
+        return None
+
+    def fit_failure(self, pod: Pod) -> str | None:
+        """Every predicate; the first reason the pod cannot go here, or None when it fits."""
+        return self.static_failure(pod) or self.dynamic_failure(pod)
+
+    # Mutation ---------------------------------------------------------------------------------
+    def add(self, pod: Pod) -> None:
+        self._account(pod.requests, 1)
+        self._track(pod)
+
+    def add_equivalent(self, pods: Sequence[Pod], requests: Resources) -> None:
+        """Add pods that all request exactly ``requests``, in one step."""
+        if not pods:
+            return
+        count = len(pods)
+        used = self._used
+        for name, amount in amounts(requests):
+            used[name] = used.get(name, 0) + amount * count
+        used[PODS] = used.get(PODS, 0) + count
+        self._free = None
+        if any(p.host_ports or p.required_anti_affinity for p in pods):
+            for pod in pods:
+                self._track(pod)
+        else:
+            self.pods.extend(pods)
+
+    def remove(self, pod: Pod) -> None:
+        """Remove a pod placed here before (matched by key); unknown pods are ignored."""
+        key = pod.key
+        for index, placed in enumerate(self.pods):
+            if placed.key == key:
+                del self.pods[index]
+                break
+        else:
+            return
+        self._account(placed.requests, -1, sign=-1)
+        if placed.host_ports:
+            for port in placed.host_ports:
+                if port in self._ports:
+                    self._ports.remove(port)
+        if placed in self._anti_affinity_pods:
+            self._anti_affinity_pods.remove(placed)
+
+    def _account(self, requests: Resources, count: int, sign: int = 1) -> None:
+        used = self._used
+        for k, v in amounts(requests):
+            used[k] = used.get(k, 0) + sign * v
+        used[PODS] = used.get(PODS, 0) + count
+        self._free = None
+
+    def _track(self, pod: Pod) -> None:
+        self.pods.append(pod)
+        if pod.host_ports:
+            self._ports.extend(p for p in pod.host_ports if p.port > 0)
+        if pod.required_anti_affinity and _hostname_terms(pod):
+            self._anti_affinity_pods.append(pod)

@@ -1,0 +1,333 @@
+"""Right-sizing: new VMs for the pods that no existing or launching node can take.
+
+Two levels. Pods into VMs: first-fit decreasing by dominant share into bins of the largest
+shape that the pool, the tenant's bounds and the roomiest bare-metal host allow; then each bin
+shrinks to the smallest allowed shape whose node still holds its pods. VMs onto hosts:
+first-fit decreasing by host footprint; a VM that no host can take is split in two and each
+half sized and placed again, down to single pods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from autoscaler.api.policy import Shape, ShapeBounds, TenantLimits
+from autoscaler.api.resources import CPU, MEMORY, PODS, Resources
+from autoscaler.core.actions import Reason, Verdict
+from autoscaler.core.equivalence import PodClass, group_equivalent
+from autoscaler.core.future_node import future_node_labels
+from autoscaler.core.model import HOSTNAME_LABEL, Host, Pod, Pool, VirtualMachine, VMPhase
+from autoscaler.core.overhead import GI, host_footprint, node_allocatable
+from autoscaler.core.predicates import NodeState, amounts
+from autoscaler.core.scheduling import place_class
+from autoscaler.core.shapes import ShapeCatalog, catalog
+
+
+@dataclass(frozen=True, slots=True)
+class SizedVM:
+    """A VM to launch, the host it was packed onto and the pods it was sized for."""
+
+    pool: str
+    shape: Shape
+    host: str
+    pods: tuple[Pod, ...] = ()
+    reason: Reason = Reason.PENDING_PODS
+
+
+@dataclass(frozen=True, slots=True)
+class Unserved:
+    """Pending pods this plan launches nothing for, and why."""
+
+    pods: tuple[Pod, ...]
+    verdict: Verdict
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSizing:
+    vms: tuple[SizedVM, ...] = ()
+    unserved: tuple[Unserved, ...] = ()
+
+
+def _gib(amount: int) -> str:
+    return f"{amount / GI:g}Gi"
+
+
+class Budget:
+    """What one plan may still take: room on hosts, the tenant's quota and each pool's room.
+
+    Shared by every pool sized in the plan, so that pools never plan the same capacity.
+    """
+
+    def __init__(
+        self,
+        hosts: Iterable[Host],
+        limits: TenantLimits,
+        vms: Iterable[VirtualMachine],
+        pool_nodes: Mapping[str, int],
+    ) -> None:
+        usable = sorted((h for h in hosts if h.schedulable), key=lambda h: h.name)
+        self._hosts: list[tuple[str, dict[str, int]]] = [(h.name, dict(h.free)) for h in usable]
+        self.limits = limits
+        counted = [vm for vm in vms if vm.phase != VMPhase.DELETING]
+        self.vms = len(counted)
+        self.cpu = sum(vm.shape.cpu for vm in counted)
+        self.memory = sum(vm.shape.memory for vm in counted)
+        self._pool_nodes = dict(pool_nodes)
+        self._cursor: dict[Shape, int] = {}
+        self._free_by_name = dict(self._hosts)
+
+    def hosts_free(self) -> list[dict[str, int]]:
+        return [free for _, free in self._hosts]
+
+    def host_free(self) -> dict[str, Resources]:
+        return {name: Resources(free) for name, free in self._hosts}
+
+    def pool_nodes(self, pool: str) -> int:
+        return self._pool_nodes.get(pool, 0)
+
+    def limit_failure(self, shape: Shape) -> str | None:
+        limits = self.limits
+        if limits.vms is not None and self.vms + 1 > limits.vms:
+            return f"the tenant may have at most {limits.vms} VMs and has {self.vms}"
+        if limits.cpu is not None and self.cpu + shape.cpu > limits.cpu:
+            return (
+                f"a {shape} VM would take the tenant to {(self.cpu + shape.cpu) / 1000:g} vCPUs, "
+                f"over its limit of {limits.cpu / 1000:g}"
+            )
+        if limits.memory is not None and self.memory + shape.memory > limits.memory:
+            return (
+                f"a {shape} VM would take the tenant to {_gib(self.memory + shape.memory)} "
+                f"of memory, over its limit of {_gib(limits.memory)}"
+            )
+        return None
+
+    def vm_count_reached(self) -> bool:
+        return self.limits.vms is not None and self.vms >= self.limits.vms
+
+    def host_for(self, shape: Shape) -> str | None:
+        """The first host (by name) with room for the VM's footprint."""
+        footprint = host_footprint(shape)
+        cpu, memory = footprint[CPU], footprint[MEMORY]
+        # Hosts only fill up during a plan, so the first host that can take a footprint
+        # never moves backwards: resume the scan where the same footprint last stopped.
+        start = self._cursor.get(shape, 0)
+        hosts = self._hosts
+        for index in range(start, len(hosts)):
+            free = hosts[index][1]
+            if free.get(CPU, 0) >= cpu and free.get(MEMORY, 0) >= memory:
+                self._cursor[shape] = index
+                return hosts[index][0]
+        self._cursor[shape] = len(hosts)
+        return None
+
+    def take(self, pool: str, shape: Shape, host: str) -> None:
+        free = self._free_by_name[host]
+        for resource, amount in host_footprint(shape).items():
+            free[resource] = free.get(resource, 0) - amount
+        self.vms += 1
+        self.cpu += shape.cpu
+        self.memory += shape.memory
+        self._pool_nodes[pool] = self._pool_nodes.get(pool, 0) + 1
+
+
+class _PoolSizer:
+    """Sizes VMs of one pool against the shared budget."""
+
+    def __init__(
+        self, pool: Pool, bounds: ShapeBounds, overhead: Resources, budget: Budget
+    ) -> None:
+        if pool.settings is None:
+            raise ValueError(f"pool {pool.name} has no valid settings")
+        self.pool = pool
+        self.settings = pool.settings
+        self.catalog: ShapeCatalog = catalog(bounds, pool.settings)
+        self.overhead = overhead
+        self.budget = budget
+        self.vms: list[SizedVM] = []
+        self.unserved: list[Unserved] = []
+        self._labels = future_node_labels(pool, "")
+
+    def empty_node(self, name: str, shape: Shape) -> NodeState:
+        labels = {**self._labels, HOSTNAME_LABEL: name}
+        return NodeState(
+            name, node_allocatable(shape), labels, self.pool.taints, used=self.overhead
+        )
+
+    def load(self, pods: Sequence[Pod]) -> dict[str, int]:
+        total = dict(self.overhead)
+        for pod in pods:
+            for name, amount in amounts(pod.requests):
+                total[name] = total.get(name, 0) + amount
+        total[PODS] = total.get(PODS, 0) + len(pods)
+        return total
+
+    def refuse(self, pods: Sequence[Pod], verdict: Verdict, message: str) -> None:
+        if pods:
+            self.unserved.append(Unserved(tuple(pods), verdict, message))
+
+    # Pods into VMs ----------------------------------------------------------------------------
+    def size(self, classes: Sequence[PodClass]) -> None:
+        name = self.pool.name
+        largest = self.catalog.largest
+        if largest is None:
+            self.refuse(
+                [p for cls in classes for p in cls.pods],
+                Verdict.EXCEEDS_LARGEST_SHAPE,
+                f"pool {name} allows no VM shape inside the tenant's bounds",
+            )
+            return
+        largest_node = self.empty_node(f"{name}-largest", largest)
+        fitting: list[PodClass] = []
+        for cls in classes:
+            reason = largest_node.fit_failure(cls.representative)
+            if reason:
+                self.refuse(
+                    cls.pods,
+                    Verdict.EXCEEDS_LARGEST_SHAPE,
+                    f"needs {cls.representative.requests}; the largest VM of pool {name} "
+                    f"({largest}) has room for {largest_node.free}: {reason}",
+                )
+            else:
+                fitting.append(cls)
+        if not fitting:
+            return
+        bin_shape = self.catalog.largest_fitting(self.budget.hosts_free())
+        if bin_shape is None:
+            self.refuse(
+                [p for cls in fitting for p in cls.pods],
+                Verdict.HOSTS_FULL,
+                f"no bare-metal host has room for even the smallest VM of pool {name}",
+            )
+            return
+        bin_template = self.empty_node(f"{name}-bin", bin_shape)
+        packable: list[PodClass] = []
+        for cls in fitting:
+            if bin_template.fit_failure(cls.representative):
+                self.refuse(
+                    cls.pods,
+                    Verdict.HOSTS_FULL,
+                    f"no bare-metal host has room for a VM of pool {name} large enough for "
+                    f"{cls.representative.requests} (the largest that fits is {bin_shape})",
+                )
+            else:
+                packable.append(cls)
+        bins = self.pack(packable, bin_shape, bin_template.free)
+        planned = []
+        for node in bins:
+            shape = self.catalog.smallest_holding(self.load(node.pods)) or bin_shape
+            planned.append((shape, node.pods))
+        # First-fit decreasing onto hosts: the largest VMs first.
+        planned.sort(key=lambda item: (-item[0].cpu, -item[0].memory))
+        for shape, bin_pods in planned:
+            self.launch(shape, bin_pods)
+
+    def pack(self, classes: list[PodClass], shape: Shape, room: Resources) -> list[NodeState]:
+        def share(cls: PodClass) -> tuple[int, float, int, int]:
+            vector = cls.vector
+            dominant = max(
+                (amount / room[k] for k, amount in vector.items() if room[k] > 0), default=0.0
+            )
+            return (-cls.representative.priority, -dominant, -vector.cpu, -vector.memory)
+
+        bins: list[NodeState] = []
+        placed: dict[str, str] = {}
+        for cls in sorted(classes, key=share):
+            rest = cls.pods[place_class(cls, bins, placed) :]
+            while rest:
+                node = self.empty_node(f"{self.pool.name}-planned-{len(bins) + 1}", shape)
+                taken = place_class(PodClass(cls.key, rest, cls.vector), [node], placed)
+                if taken == 0:  # cannot happen: the class fits an empty bin
+                    self.refuse(rest, Verdict.EXCEEDS_LARGEST_SHAPE, "does not fit an empty VM")
+                    break
+                bins.append(node)
+                rest = rest[taken:]
+        return bins
+
+    # VMs onto hosts ---------------------------------------------------------------------------
+    def launch(
+        self, shape: Shape, pods: Sequence[Pod], reason: Reason = Reason.PENDING_PODS
+    ) -> bool:
+        name, budget = self.pool.name, self.budget
+        if budget.pool_nodes(name) >= self.settings.max_nodes:
+            self.refuse(
+                pods,
+                Verdict.POOL_AT_MAX,
+                f"pool {name} is at its maximum of {self.settings.max_nodes} nodes",
+            )
+            return False
+        why = budget.limit_failure(shape)
+        if why and (len(pods) <= 1 or budget.vm_count_reached()):
+            self.refuse(pods, Verdict.TENANT_LIMIT_REACHED, why)
+            return False
+        host = None if why else budget.host_for(shape)
+        if host is not None:
+            budget.take(name, shape, host)
+            self.vms.append(SizedVM(name, shape, host, tuple(pods), reason))
+            return True
+        if len(pods) <= 1:
+            self.refuse(
+                pods,
+                Verdict.HOSTS_FULL,
+                f"no bare-metal host has room for a {shape} VM of pool {name} "
+                f"({host_footprint(shape)} with virt-launcher overhead)",
+            )
+            return False
+        # Too big for any host or for the tenant's remaining cpu or memory: two smaller VMs
+        # may still fit. Alternate the pods (largest first) so the halves are about equal.
+        for half in (pods[0::2], pods[1::2]):
+            smaller = self.catalog.smallest_holding(self.load(half)) or shape
+            self.launch(smaller, half)
+        return True
+
+    def top_up(self, missing: int) -> str | None:
+        """Launch ``missing`` VMs of the smallest shape; the reason when some could not be."""
+        smallest = self.catalog.smallest
+        if smallest is None:
+            return f"pool {self.pool.name} allows no VM shape inside the tenant's bounds"
+        for _ in range(missing):
+            if not self.launch(smallest, (), Reason.MIN_NODES):
+                return self._why_not(smallest)
+        return None
+
+    def _why_not(self, shape: Shape) -> str:
+        name, budget = self.pool.name, self.budget
+        if budget.pool_nodes(name) >= self.settings.max_nodes:
+            return f"pool {name} is at its maximum of {self.settings.max_nodes} nodes"
+        return budget.limit_failure(shape) or (
+            f"no bare-metal host has room for a {shape} VM of pool {name}"
+        )
+
+
+def size_for_pods(
+    pool: Pool,
+    pods: Sequence[Pod],
+    bounds: ShapeBounds,
+    daemonset_overhead: Resources,
+    budget: Budget,
+) -> PoolSizing:
+    """VMs of ``pool`` for ``pods`` (all admitted by the pool's template), within ``budget``."""
+    return size_for_classes(pool, group_equivalent(pods), bounds, daemonset_overhead, budget)
+
+
+def size_for_classes(
+    pool: Pool,
+    classes: Sequence[PodClass],
+    bounds: ShapeBounds,
+    daemonset_overhead: Resources,
+    budget: Budget,
+) -> PoolSizing:
+    """:func:`size_for_pods` for pods already grouped into equivalence classes."""
+    sizer = _PoolSizer(pool, bounds, daemonset_overhead, budget)
+    sizer.size(classes)
+    return PoolSizing(tuple(sizer.vms), tuple(sizer.unserved))
+
+
+def top_up_min_nodes(
+    pool: Pool, bounds: ShapeBounds, budget: Budget, missing: int
+) -> tuple[tuple[SizedVM, ...], str | None]:
+    """Smallest VMs that bring a pool up to its min-nodes; and why not all, if not."""
+    sizer = _PoolSizer(pool, bounds, Resources(), budget)
+    reason = sizer.top_up(missing)
+    return tuple(sizer.vms), reason

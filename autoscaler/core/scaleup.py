@@ -1,0 +1,319 @@
+"""Scale-up planning: where every pending pod goes, and which VMs to launch for it.
+
+Pending pods go first onto existing Ready nodes (the tenant's scheduler may not have retried
+yet), then onto VMs still launching (their future node), then into new VMs sized for them in
+the pool that hosts them best: the highest weight, then the fewest new resources, then the
+name. A pool that cannot take a pod (shape too small, at max-nodes, hosts full) passes it to
+the next pool that admits it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from math import ceil
+
+from autoscaler.api.resources import CPU, MEMORY, Resources
+from autoscaler.core.actions import Explanation, LaunchVM, Verdict
+from autoscaler.core.equivalence import PodClass, group_equivalent
+from autoscaler.core.future_node import future_node, pool_daemonset_overhead
+from autoscaler.core.model import Node, Pod, Pool, Snapshot, VMPhase
+from autoscaler.core.overhead import GI, kubelet_reserved, node_allocatable
+from autoscaler.core.pending import DEFAULT_SCHEDULERS, pending_pods
+from autoscaler.core.predicates import NodeState
+from autoscaler.core.rightsizing import Budget, SizedVM, size_for_classes, top_up_min_nodes
+from autoscaler.core.scheduling import bound_pods_by_node, place_classes
+from autoscaler.core.shapes import catalog
+
+SAMPLE_SIZE = 3
+# A pool that refuses pods for these reasons may still leave room in another pool.
+_PASS_ON = frozenset({Verdict.EXCEEDS_LARGEST_SHAPE, Verdict.POOL_AT_MAX, Verdict.HOSTS_FULL})
+_GONE = (VMPhase.FAILED, VMPhase.DELETING)
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleUpResult:
+    launches: tuple[LaunchVM, ...] = ()
+    explanations: tuple[Explanation, ...] = ()
+    # Pod key -> existing node or launching VM the pod fits on (new VMs list their pods).
+    placements: Mapping[str, str] = field(default_factory=dict)
+    # Pool name -> why it could not do all it was asked (at max, hosts full, limits).
+    pool_messages: tuple[tuple[str, str], ...] = ()
+
+
+class _Outcomes:
+    """Verdicts per pod, grouped into explanations per equivalence class, verdict and pool."""
+
+    def __init__(self, classes: Sequence[PodClass]) -> None:
+        self.class_of: dict[str, Hashable] = {p.key: cls.key for cls in classes for p in cls.pods}
+        self.groups: dict[tuple[Hashable, Verdict, str | None], tuple[list[str], str]] = {}
+
+    def record(self, pods: Iterable[Pod], verdict: Verdict, pool: str | None, message: str) -> None:
+        class_of, groups = self.class_of, self.groups
+        for pod in pods:
+            key = (class_of.get(pod.key), verdict, pool)
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = ([], message)
+            group[0].append(pod.key)
+
+    def explanations(self) -> tuple[Explanation, ...]:
+        return tuple(
+            Explanation(verdict, len(keys), tuple(keys[:SAMPLE_SIZE]), pool, message)
+            for (_, verdict, pool), (keys, message) in self.groups.items()
+        )
+
+
+def _names(values: Iterable[str]) -> str:
+    distinct = sorted(set(values))
+    more = f" and {len(distinct) - SAMPLE_SIZE} more" if len(distinct) > SAMPLE_SIZE else ""
+    return ", ".join(distinct[:SAMPLE_SIZE]) + more
+
+
+def _schedulable(node: Node) -> bool:
+    return node.ready and not node.unschedulable and not node.deleting
+
+
+def _pool_node_counts(snapshot: Snapshot) -> dict[str, int]:
+    """Nodes per pool: its VMs that are not being deleted, plus labelled nodes with no VM."""
+    counts: dict[str, int] = {}
+    known: set[str] = set()
+    for vm in snapshot.vms:
+        known.add(vm.name)
+        if vm.node_name:
+            known.add(vm.node_name)
+        if vm.phase != VMPhase.DELETING:
+            counts[vm.pool] = counts.get(vm.pool, 0) + 1
+    for node in snapshot.nodes:
+        pool = node.pool
+        if pool and node.name not in known and not node.deleting:
+            counts[pool] = counts.get(pool, 0) + 1
+    return counts
+
+
+def _launching_nodes(
+    snapshot: Snapshot, pools: Mapping[str, Pool], bound: Mapping[str, list[Pod]]
+) -> list[NodeState]:
+    """The nodes that VMs still on their way will become."""
+    nodes = {node.name: node for node in snapshot.nodes}
+    states = []
+    for vm in sorted(snapshot.vms, key=lambda v: v.name):
+        if vm.phase in _GONE:
+            continue
+        name = vm.node_name or vm.name
+        node = nodes.get(name)
+        if node is not None and (node.ready or node.unschedulable or node.deleting):
+            continue  # registered: an existing node, in use or on its way out
+        pool = pools.get(vm.pool) or Pool(vm.pool)
+        states.append(
+            future_node(
+                name, pool, vm.shape, snapshot.daemonsets, bound.get(name, ()), vm.image_hash
+            )
+        )
+    return states
+
+
+class _PoolChooser:
+    """Which pools admit a class of pods, best first."""
+
+    def __init__(self, pools: Sequence[Pool], snapshot: Snapshot) -> None:
+        self.pools = sorted(
+            (p for p in pools if p.settings is not None),
+            key=lambda p: (-p.settings.weight if p.settings else 0, p.name),
+        )
+        self.overhead = {
+            p.name: pool_daemonset_overhead(p, snapshot.daemonsets) for p in self.pools
+        }
+        self.templates = {
+            p.name: future_node(f"{p.name}-template", p, Resources(), snapshot.daemonsets)
+            for p in self.pools
+        }
+        self.capacity: dict[str, tuple[Resources, Resources]] = {}
+        for pool in self.pools:
+            assert pool.settings is not None
+            largest = catalog(snapshot.shape_bounds, pool.settings).largest
+            if largest is not None:
+                per_vm = kubelet_reserved(largest) + self.overhead[pool.name]
+                room = node_allocatable(largest) - self.overhead[pool.name]
+                self.capacity[pool.name] = (room, per_vm)
+
+    def admitting(self, pod: Pod) -> tuple[list[Pool], list[str]]:
+        admitted, refusals = [], []
+        for pool in self.pools:
+            reason = self.templates[pool.name].static_failure(pod)
+            if reason is None:
+                admitted.append(pool)
+            else:
+                refusals.append(f"{pool.name}: {reason}")
+        return admitted, refusals
+
+    def new_resources(self, pool: Pool, pods: Sequence[Pod]) -> float:
+        """About how much a pool would provision for these pods, in vCPU-equivalents
+        (4Gi weigh as one vCPU)."""
+        if pool.name not in self.capacity or not pods:
+            return float("inf")
+        room, per_vm = self.capacity[pool.name]
+        vector = pods[0].requests
+        vms = 1
+        for name, amount in vector.items():
+            if amount > 0:
+                if room[name] <= 0:
+                    return float("inf")
+                vms = max(vms, ceil(amount * len(pods) / room[name]))
+        total = vector * len(pods) + per_vm * vms
+        return total[CPU] / 1000 + total[MEMORY] / (4 * GI)
+
+    def ranked(self, pods: Sequence[Pod], admitted: list[Pool]) -> list[Pool]:
+        def rank(pool: Pool) -> tuple[int, float, str]:
+            weight = pool.settings.weight if pool.settings else 0
+            return (-weight, self.new_resources(pool, pods), pool.name)
+
+        return sorted(admitted, key=rank)
+
+
+def _launch_action(vm: SizedVM, pool: Pool, detail: str) -> LaunchVM:
+    assert pool.settings is not None
+    return LaunchVM(
+        pool=vm.pool,
+        shape=vm.shape,
+        image=pool.settings.image,
+        image_hash=pool.image_hash or "",
+        reason=vm.reason,
+        host=vm.host,
+        pods=tuple(p.key for p in vm.pods),
+        detail=detail,
+    )
+
+
+def plan_scale_up(
+    snapshot: Snapshot,
+    pools: Sequence[Pool],
+    schedulers: frozenset[str] = DEFAULT_SCHEDULERS,
+) -> ScaleUpResult:
+    """Plan for every pending pod; launch VMs only in the given (active) pools."""
+    pending = pending_pods(snapshot.pods, schedulers)
+    # One grouping serves every step; it carries identity if any pod has anti-affinity.
+    with_identity = any(p.required_anti_affinity for p in snapshot.pods)
+    rest = group_equivalent(pending, with_identity)
+    outcomes = _Outcomes(rest)
+    placements: dict[str, str] = {}
+    if rest:
+        bound = bound_pods_by_node(snapshot.pods)
+        ready = sorted((n for n in snapshot.nodes if _schedulable(n)), key=lambda n: n.name)
+        existing = [NodeState.from_node(n, bound.get(n.name, ())) for n in ready]
+        rest = _settle(rest, existing, Verdict.FITS_EXISTING, placements, outcomes)
+        if rest:
+            known = {p.name: p for p in snapshot.pools}
+            known.update((p.name, p) for p in pools)
+            launching = _launching_nodes(snapshot, known, bound)
+            rest = _settle(rest, launching, Verdict.FITS_LAUNCHING, placements, outcomes)
+
+    budget = Budget(snapshot.hosts, snapshot.limits, snapshot.vms, _pool_node_counts(snapshot))
+    chooser = _PoolChooser(pools, snapshot)
+    vms: list[SizedVM] = []
+    pool_messages: dict[str, str] = {}
+    if rest:
+        vms.extend(_size_new_vms(rest, snapshot, chooser, budget, outcomes, pool_messages))
+    details = {id(vm): f"sized for {len(vm.pods)} pending pod(s)" for vm in vms}
+    for pool in chooser.pools:
+        assert pool.settings is not None
+        missing = pool.settings.min_nodes - budget.pool_nodes(pool.name)
+        if missing > 0:
+            added, why = top_up_min_nodes(pool, snapshot.shape_bounds, budget, missing)
+            for vm in added:
+                details[id(vm)] = f"pool {pool.name} has fewer than {pool.settings.min_nodes} nodes"
+            vms.extend(added)
+            if why:
+                pool_messages.setdefault(pool.name, f"min-nodes not reached: {why}")
+    by_name = {p.name: p for p in chooser.pools}
+    launches = tuple(_launch_action(vm, by_name[vm.pool], details[id(vm)]) for vm in vms)
+    return ScaleUpResult(
+        launches, outcomes.explanations(), placements, tuple(sorted(pool_messages.items()))
+    )
+
+
+def _settle(
+    classes: list[PodClass],
+    nodes: list[NodeState],
+    verdict: Verdict,
+    placements: dict[str, str],
+    outcomes: _Outcomes,
+) -> list[PodClass]:
+    """Place what fits on ``nodes``; record it; return the classes of the pods left."""
+    if not nodes:
+        return classes
+    placed = place_classes(classes, nodes)
+    if not placed:
+        return classes
+    placements.update(placed)
+    where = "existing node(s)" if verdict is Verdict.FITS_EXISTING else "launching VM(s)"
+    left = []
+    for cls in classes:
+        fitted = [p for p in cls.pods if p.key in placed]
+        if fitted:
+            targets = _names(placed[p.key] for p in fitted)
+            outcomes.record(fitted, verdict, None, f"fits on {where} {targets}")
+        if len(fitted) < len(cls.pods):
+            left.append(PodClass(cls.key, [p for p in cls.pods if p.key not in placed], cls.vector))
+    return left
+
+
+def _size_new_vms(
+    classes: list[PodClass],
+    snapshot: Snapshot,
+    chooser: _PoolChooser,
+    budget: Budget,
+    outcomes: _Outcomes,
+    pool_messages: dict[str, str],
+) -> list[SizedVM]:
+    """Assign each class to its best pool, size, and pass refused pods to the next pool."""
+    # Per class: the pools to try, best first, and what the pools tried so far said.
+    plans: dict[Hashable, tuple[list[Pool], list[str], PodClass]] = {}
+    todo: list[tuple[Hashable, list[Pod], int]] = []
+    for cls in classes:
+        admitted, refusals = chooser.admitting(cls.representative)
+        if not admitted:
+            why = "; ".join(refusals) if refusals else "no NodePool is active for this tenant"
+            outcomes.record(cls.pods, Verdict.NO_POOL_MATCHES, None, f"no pool admits it: {why}")
+            continue
+        plans[cls.key] = (chooser.ranked(cls.pods, admitted), [], cls)
+        todo.append((cls.key, cls.pods, 0))
+
+    vms: list[SizedVM] = []
+    while todo:
+        by_pool: dict[str, dict[tuple[Hashable, int], list[Pod]]] = {}
+        for key, group, position in todo:
+            work = by_pool.setdefault(plans[key][0][position].name, {})
+            work.setdefault((key, position), []).extend(group)
+        todo = []
+        for pool in chooser.pools:
+            work = by_pool.get(pool.name, {})
+            if not work:
+                continue
+            tried = {p.key: entry for entry, group in work.items() for p in group}
+            sizing = size_for_classes(
+                pool,
+                [PodClass(key, group, plans[key][2].vector) for (key, _), group in work.items()],
+                snapshot.shape_bounds,
+                chooser.overhead[pool.name],
+                budget,
+            )
+            vms.extend(sizing.vms)
+            for vm in sizing.vms:
+                outcomes.record(
+                    vm.pods, Verdict.NEW_VM, pool.name, f"sized into new VM(s) of pool {pool.name}"
+                )
+            for refused in sizing.unserved:
+                if refused.verdict in (Verdict.POOL_AT_MAX, Verdict.HOSTS_FULL):
+                    pool_messages.setdefault(pool.name, refused.message)
+                by_class: dict[tuple[Hashable, int], list[Pod]] = {}
+                for pod in refused.pods:
+                    by_class.setdefault(tried[pod.key], []).append(pod)
+                for (key, position), group in by_class.items():
+                    candidates, said, _ = plans[key]
+                    said.append(f"{pool.name}: {refused.message}")
+                    if refused.verdict in _PASS_ON and position + 1 < len(candidates):
+                        todo.append((key, group, position + 1))
+                    else:
+                        outcomes.record(group, refused.verdict, pool.name, "; ".join(said))
+    return vms
