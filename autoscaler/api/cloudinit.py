@@ -20,7 +20,6 @@ import yaml
 
 from autoscaler.api.naming import (
     HOSTNAME_LABEL,
-    is_dns_label,
     label_key_error,
     label_value_error,
     provider_id,
@@ -250,8 +249,6 @@ def kubeadm_join_user_data(
     The Node registers as the VM's name with ``providerID kubevirt://<vm>``, the pool's
     template labels plus the ``kvpool.io/`` labels, and the pool's template taints.
     """
-    if not is_dns_label(identity.name):
-        raise ValueError(f"VM name {identity.name!r} is not a DNS-1123 label")
     template_labels = dict(pool_labels or {})
     check_node_labels(template_labels)
     check_taints(pool_taints)

@@ -185,6 +185,7 @@ class VirtualMachine:
     phase_since: float = 0.0
     host: str | None = None
     node_name: str | None = None  # the Node it registered as, once it has
+    reason: str = ""  # why it is in this phase, when the backend says (e.g. Unschedulable)
 
 
 @dataclass(frozen=True, slots=True)
