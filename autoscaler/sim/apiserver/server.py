@@ -1,0 +1,444 @@
+"""The fake API server: an aiohttp application in front of a ``Registry``.
+
+async with FakeApiServer(crds=[...]) as server:
+    config = server.kubeconfig()   # for kubernetes_asyncio
+    server.faults.throttle(verb="patch", resource="nodes")
+    server.registry.create(...)     # direct access from Python, no HTTP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from autoscaler.sim.apiserver import discovery, errors
+from autoscaler.sim.apiserver.crds import CrdSource
+from autoscaler.sim.apiserver.errors import ApiError, success_status
+from autoscaler.sim.apiserver.faults import FaultInjector
+from autoscaler.sim.apiserver.registry import JSON_PATCH, ListResult, Registry
+from autoscaler.sim.apiserver.resources import PODS, ResourceType
+from autoscaler.sim.apiserver.store import Record, dump
+from autoscaler.sim.apiserver.watch import WatchOptions, serve_watch
+from autoscaler.sim.kubeconfig import kubeconfig_dict
+
+JsonObject = dict[str, Any]
+_JSON = "application/json"
+_TRUE = ("true", "1", "True")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One request as the server saw it (for tests that check what a client sent)."""
+
+    method: str
+    path: str
+    query: Mapping[str, str]
+    verb: str
+    resource: str
+    code: int
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    rtype: ResourceType
+    namespace: str | None
+    name: str
+    subresource: str
+    verb: str
+
+
+def _json_response(body: Any, status: int = 200) -> web.Response:
+    raw = body if isinstance(body, bytes) else dump(body)
+    return web.Response(body=raw, status=status, content_type=_JSON)
+
+
+def _error_response(error: ApiError) -> web.Response:
+    response = _json_response(error.status(), error.code)
+    response.headers.update(error.headers)
+    return response
+
+
+def _int_param(query: Mapping[str, str], name: str, default: int) -> int:
+    text = query.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise errors.bad_request(f"{name} must be an integer, not {text!r}") from None
+
+
+class FakeApiServer:
+    """Real HTTP on ``host``:``port`` (a free port by default); ``url`` once started."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        crds: Iterable[CrdSource] = (),
+        history_size: int = 10_000,
+        bookmark_interval: float = 5.0,
+        watch_timeout: float = 1800.0,
+        token: str | None = None,
+        clock: Callable[[], float] = time.time,
+        require_namespaces: bool = True,
+        seed: int | None = None,
+        audit_size: int = 10_000,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.token = token
+        self.bookmark_interval = bookmark_interval
+        self.watch_timeout = watch_timeout
+        self.registry = Registry(
+            history_size=history_size, clock=clock, require_namespaces=require_namespaces, seed=seed
+        )
+        for source in crds:
+            self.registry.register_crd(source)
+        self.faults = FaultInjector()
+        self.audit: deque[AuditEntry] = deque(maxlen=audit_size)
+        self.app = web.Application(client_max_size=64 * 1024 * 1024)
+        self.app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner: web.AppRunner | None = None
+        self._stopping = asyncio.Event()
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        if self._runner is None:
+            raise RuntimeError("the server is not started")
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        self._stopping.clear()
+        self._runner = web.AppRunner(
+            self.app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0
+        )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        sockets = self._runner.addresses
+        self.port = int(sockets[0][1])
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        for table in self.registry.store.tables.values():
+            for watcher in table.watchers:
+                watcher.wakeup.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeApiServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def kubeconfig(self, *, namespace: str = "default", name: str = "fake") -> JsonObject:
+        """A kubeconfig dict for ``kubernetes_asyncio.config.load_kube_config_from_dict``."""
+        return kubeconfig_dict(self.url, token=self.token, namespace=namespace, name=name)
+
+    # -- request handling ----------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        verb, resource = request.method.lower(), ""
+        try:
+            path = request.path
+            if path.rstrip("/") in ("/healthz", "/readyz", "/livez"):
+                return web.Response(text="ok")
+            self._authorize(request)
+            answer = self._discovery(path, request)
+            if answer is not None:
+                return _json_response(answer)
+            target = self._route(request)
+            verb = target.verb
+            sub = f"/{target.subresource}" if target.subresource else ""
+            resource = target.rtype.plural + sub
+            plan = self.faults.plan(verb, (resource, target.rtype.group_resource + sub), path)
+            if plan.latency:
+                await asyncio.sleep(plan.latency)
+            if plan.error is not None:
+                raise plan.error
+            if verb == "watch":
+                self._record(request, verb, resource, 200)
+                return await self._watch(request, target, plan.drop_after, plan.expire)
+            response = await self._serve(request, target)
+        except ApiError as error:
+            response = _error_response(error)
+        self._record(request, verb, resource, response.status)
+        return response
+
+    def _record(self, request: web.Request, verb: str, resource: str, code: int) -> None:
+        self.audit.append(
+            AuditEntry(request.method, request.path, dict(request.query), verb, resource, code)
+        )
+
+    def _authorize(self, request: web.Request) -> None:
+        if self.token is None:
+            return
+        if request.headers.get("Authorization", "") != f"Bearer {self.token}":
+            raise ApiError(401, "Unauthorized", "Unauthorized")
+
+    def _discovery(self, path: str, request: web.Request) -> JsonObject | None:
+        parts = [part for part in path.split("/") if part]
+        types = self.registry.types
+        if parts == ["version"]:
+            return discovery.SERVER_VERSION
+        if parts == ["api"]:
+            return discovery.api_versions(f"{self.host}:{self.port}")
+        if parts == ["apis"]:
+            return discovery.api_group_list(types)
+        if len(parts) == 2 and parts[0] == "apis":
+            versions = discovery.group_versions(types, parts[1])
+            if not versions:
+                raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            return discovery.api_group(parts[1], versions)
+        if parts == ["api", "v1"] or (len(parts) == 3 and parts[0] == "apis"):
+            group, version = ("", "v1") if parts[0] == "api" else (parts[1], parts[2])
+            listed = discovery.resource_list(types, group, version)
+            if listed is None:
+                raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            return listed
+        return None
+
+    def _route(self, request: web.Request) -> Target:
+        parts = [part for part in request.path.split("/") if part]
+        not_found = ApiError(404, "NotFound", "the server could not find the requested resource")
+        if parts[:2] == ["api", "v1"]:
+            group, version, rest = "", "v1", parts[2:]
+        elif parts[:1] == ["apis"] and len(parts) > 3:
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            raise not_found
+        watching = False
+        if rest[0] == "watch":
+            watching, rest = True, rest[1:]
+        namespace: str | None = None
+        if len(rest) >= 3 and rest[0] == "namespaces" and rest[2] not in ("status", "finalize"):
+            namespace, rest = rest[1], rest[2:]
+        if not rest or len(rest) > 3:
+            raise not_found
+        if rest[0] == "bindings" and group == "" and namespace and len(rest) == 1:
+            return Target(PODS, namespace, "", "binding", "create")
+        rtype = self.registry.resolve(group, version, rest[0])
+        name = rest[1] if len(rest) > 1 else ""
+        subresource = rest[2] if len(rest) > 2 else ""
+        if (namespace is not None and not rtype.namespaced) or (
+            subresource and subresource not in rtype.subresources
+        ):
+            raise not_found
+        if rtype.namespaced and name and namespace is None:
+            raise not_found
+        verb = self._verb(request, name, subresource, watching)
+        return Target(rtype, namespace, name, subresource, verb)
+
+    @staticmethod
+    def _verb(request: web.Request, name: str, subresource: str, watching: bool) -> str:
+        method = request.method
+        if subresource in ("eviction", "binding"):
+            if method != "POST":
+                raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed on {subresource}")
+            return "create"
+        if method == "GET":
+            if watching or request.query.get("watch") in _TRUE:
+                return "watch"
+            return "get" if name else "list"
+        verbs = {
+            ("POST", False): "create",
+            ("PUT", True): "update",
+            ("PATCH", True): "patch",
+            ("DELETE", True): "delete",
+            ("DELETE", False): "deletecollection",
+        }
+        verb = verbs.get((method, bool(name)))
+        if verb is None:
+            raise ApiError(405, "MethodNotAllowed", f"the server does not allow {method} here")
+        return verb
+
+    async def _body(self, request: web.Request, *, required: bool = True) -> Any:
+        raw = await request.read()
+        if not raw:
+            if required:
+                raise errors.bad_request("the request has no body")
+            return None
+        media = request.content_type
+        try:
+            if media in ("application/yaml", "application/apply-patch+yaml"):
+                return yaml.safe_load(raw)
+            return json.loads(raw)
+        except (ValueError, yaml.YAMLError) as error:
+            raise errors.bad_request(f"the body is not valid JSON: {error}") from error
+
+    async def _serve(self, request: web.Request, target: Target) -> web.Response:
+        query = request.query
+        registry = self.registry
+        rtype, namespace, name = target.rtype, target.namespace, target.name
+        dry_run = query.get("dryRun") == "All"
+        validation = query.get("fieldValidation", "")
+        warnings: list[str] = []
+        if target.verb == "get":
+            return _json_response(registry.get(rtype, namespace, name).raw_as(rtype.api_version))
+        if target.verb == "list":
+            return _json_response(self._render_list(rtype, self._list(rtype, namespace, query)))
+        if target.subresource == "eviction":
+            registry.evict(str(namespace), name, await self._body(request))
+            return _json_response(success_status(201), 201)
+        if target.subresource == "binding":
+            body = await self._body(request)
+            pod = name or str((body or {}).get("metadata", {}).get("name", ""))
+            registry.bind(str(namespace), pod, body)
+            return _json_response(success_status(201), 201)
+        record: Record
+        status = 200
+        if target.verb == "create":
+            record = registry.create(
+                rtype,
+                namespace,
+                await self._body(request),
+                dry_run=dry_run,
+                field_validation=validation,
+                warnings=warnings,
+            )
+            status = 201
+        elif target.verb == "update":
+            record = registry.update(
+                rtype,
+                namespace,
+                name,
+                await self._body(request),
+                subresource=target.subresource,
+                dry_run=dry_run,
+                field_validation=validation,
+                warnings=warnings,
+            )
+        elif target.verb == "patch":
+            record = registry.patch(
+                rtype,
+                namespace,
+                name,
+                await self._body(request),
+                request.headers.get("Content-Type", JSON_PATCH),
+                subresource=target.subresource,
+                dry_run=dry_run,
+                field_validation=validation,
+                warnings=warnings,
+            )
+        elif target.verb == "delete":
+            return await self._delete(request, target, dry_run)
+        else:
+            options = self._delete_options(query, await self._body(request, required=False))
+            removed = registry.delete_collection(
+                rtype,
+                namespace,
+                label_selector=query.get("labelSelector", ""),
+                field_selector=query.get("fieldSelector", ""),
+                options=options,
+                dry_run=dry_run,
+            )
+            listed = ListResult(removed, registry.store.revision)
+            return _json_response(self._render_list(rtype, listed))
+        response = _json_response(record.raw_as(rtype.api_version), status)
+        for warning in warnings:
+            escaped = warning.replace("\\", "\\\\").replace('"', '\\"')
+            response.headers.add("Warning", f'299 - "{escaped}"')
+        return response
+
+    async def _delete(self, request: web.Request, target: Target, dry_run: bool) -> web.Response:
+        rtype = target.rtype
+        options = self._delete_options(request.query, await self._body(request, required=False))
+        record, removed = self.registry.delete(
+            rtype, target.namespace, target.name, options, dry_run=dry_run
+        )
+        if not removed:
+            return _json_response(record.raw_as(rtype.api_version), 202)
+        if rtype.returns_deleted_object:
+            return _json_response(record.raw_as(rtype.api_version))
+        obj = record.load()
+        details = {"name": record.name, "kind": rtype.plural, "uid": obj["metadata"].get("uid")}
+        if rtype.group:
+            details["group"] = rtype.group
+        return _json_response(success_status(200, details))
+
+    @staticmethod
+    def _delete_options(query: Mapping[str, str], body: Any) -> JsonObject:
+        options: JsonObject = dict(body) if isinstance(body, Mapping) else {}
+        if "propagationPolicy" in query:
+            options["propagationPolicy"] = query["propagationPolicy"]
+        if "gracePeriodSeconds" in query:
+            options["gracePeriodSeconds"] = _int_param(query, "gracePeriodSeconds", 0)
+        return options
+
+    def _list(
+        self, rtype: ResourceType, namespace: str | None, query: Mapping[str, str]
+    ) -> ListResult:
+        return self.registry.list_objects(
+            rtype,
+            namespace,
+            label_selector=query.get("labelSelector", ""),
+            field_selector=query.get("fieldSelector", ""),
+            limit=_int_param(query, "limit", 0),
+            continue_token=query.get("continue", ""),
+            resource_version=query.get("resourceVersion", ""),
+            resource_version_match=query.get("resourceVersionMatch", ""),
+        )
+
+    @staticmethod
+    def _render_list(rtype: ResourceType, listed: ListResult) -> bytes:
+        metadata: JsonObject = {"resourceVersion": str(listed.resource_version)}
+        if listed.continue_token:
+            metadata["continue"] = listed.continue_token
+        if listed.remaining is not None:
+            metadata["remainingItemCount"] = listed.remaining
+        head = dump({"kind": f"{rtype.kind}List", "apiVersion": rtype.api_version})
+        items = b",".join(record.raw_as(rtype.api_version) for record in listed.records)
+        return head[:-1] + b',"metadata":' + dump(metadata) + b',"items":[' + items + b"]}"
+
+    async def _watch(
+        self, request: web.Request, target: Target, drop_after: int | None, expire: bool
+    ) -> web.StreamResponse:
+        query = request.query
+        rtype = target.rtype
+        label_selector = query.get("labelSelector", "")
+        field_selector = query.get("fieldSelector", "")
+        if target.name:
+            field_selector = ",".join(
+                part for part in (field_selector, f"metadata.name={target.name}") if part
+            )
+        start = self.registry.open_watch(
+            rtype,
+            target.namespace,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            resource_version=query.get("resourceVersion", ""),
+        )
+        if expire and start.watcher is not None:
+            self.registry.close_watch(start)
+            start.watcher = None
+        timeout = _int_param(query, "timeoutSeconds", 0)
+        options = WatchOptions(
+            api_version=rtype.api_version,
+            kind=rtype.kind,
+            timeout=float(timeout) if timeout > 0 else self.watch_timeout,
+            bookmarks=query.get("allowWatchBookmarks") in _TRUE,
+            bookmark_interval=self.bookmark_interval,
+            drop_after=drop_after,
+        )
+        return await serve_watch(request, self.registry, start, options, self._stopping)
