@@ -1,0 +1,270 @@
+"""The informer against a scripted server over real HTTP: paging, resume, 410, backoff."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from kubernetes_asyncio.client import ApiClient, CoreV1Api
+from scripted_watch import ScriptedPods, eventually, pod, serve
+
+from autoscaler.core.model import Pod
+from autoscaler.kube import errors
+from autoscaler.kube.convert import pod_from_dict
+from autoscaler.kube.informer import EventType, Informer, InformerSettings
+
+FAST = InformerSettings(
+    page_size=2,
+    watch_timeout_seconds=30,
+    inactivity_timeout=5.0,
+    backoff_base=0.01,
+    backoff_max=0.05,
+)
+
+
+@pytest.fixture
+async def world() -> AsyncIterator[tuple[ScriptedPods, ApiClient]]:
+    pods = ScriptedPods()
+    for name in ("a", "b", "c", "d", "e"):
+        pods.put(name)
+    async with serve(pods) as api:
+        yield pods, api
+
+
+def make_informer(api: ApiClient, settings: InformerSettings = FAST) -> Informer[Pod]:
+    return Informer(
+        "pods",
+        CoreV1Api(api).list_pod_for_all_namespaces,
+        pod_from_dict,
+        cluster="tenant-a",
+        settings=settings,
+    )
+
+
+async def started(informer: Informer[Pod]) -> Informer[Pod]:
+    informer.start()
+    async with asyncio.timeout(5):
+        await informer.has_synced()
+    return informer
+
+
+def cpu_of(informer: Informer[Pod], key: str) -> int | None:
+    value = informer.get(key)
+    return value.requests.cpu if value else None
+
+
+async def test_lists_in_pages_then_watches_from_the_list_version(world: Any) -> None:
+    pods, api = world
+    informer = await started(make_informer(api))
+    try:
+        assert sorted(p.name for p in informer.snapshot()) == ["a", "b", "c", "d", "e"]
+        assert [r.get("limit") for r in pods.list_requests] == ["2", "2", "2"]
+        assert [r.get("continue") for r in pods.list_requests] == [None, "2", "4"]
+        await eventually(lambda: pods.watch_requests)
+        assert pods.watch_requests[0]["resourceVersion"] == "105"
+        assert pods.watch_requests[0]["allowWatchBookmarks"] in ("true", "True")
+    finally:
+        await informer.stop()
+
+
+async def test_events_update_cache_version_and_handlers(world: Any) -> None:
+    pods, api = world
+    informer = make_informer(api)
+    seen: list[tuple[EventType, str]] = []
+    informer.add_handler(lambda kind, key, _: seen.append((kind, key)))
+    await started(informer)
+    try:
+        await eventually(lambda: pods.open_streams == 1)
+        version = informer.version
+        pods.put("f", cpu="2")
+        pods.put("a", cpu="500m")
+        pods.delete("b")
+        await eventually(lambda: informer.get("default/b") is None)
+        assert cpu_of(informer, "default/f") == 2000
+        assert cpu_of(informer, "default/a") == 500
+        assert informer.version == version + 3
+        assert seen[-3:] == [
+            (EventType.ADDED, "default/f"),
+            (EventType.MODIFIED, "default/a"),
+            (EventType.DELETED, "default/b"),
+        ]
+        assert informer.resource_version == str(pods.version)
+        # A change to a field the converted value does not keep leaves the version alone.
+        snapshot = informer.snapshot()
+        obj = pod("a", 0, cpu="500m")
+        obj["metadata"]["annotations"] = {"irrelevant": "yes"}
+        pods.put_raw(obj)
+        await eventually(lambda: informer.resource_version == str(pods.version))
+        assert informer.version == version + 3
+        assert informer.snapshot() is snapshot
+    finally:
+        await informer.stop()
+
+
+async def test_bookmarks_advance_the_resource_version(world: Any) -> None:
+    pods, api = world
+    informer = await started(make_informer(api))
+    try:
+        await eventually(lambda: pods.open_streams == 1)
+        version = informer.version
+        pods.bookmark()
+        await eventually(lambda: informer.resource_version == str(pods.version))
+        assert informer.version == version
+    finally:
+        await informer.stop()
+
+
+async def test_dropped_stream_resumes_from_last_version_without_relisting(world: Any) -> None:
+    pods, api = world
+    informer = await started(make_informer(api))
+    try:
+        await eventually(lambda: pods.open_streams == 1)
+        pods.put("f")
+        await eventually(lambda: informer.get("default/f") is not None)
+        last_seen = informer.resource_version
+        pods.drop_streams()
+        await eventually(lambda: len(pods.watch_requests) >= 2)
+        assert pods.watch_requests[1]["resourceVersion"] == last_seen
+        pods.put("g")
+        pods.delete("a")
+        await eventually(lambda: informer.get("default/a") is None)
+        assert informer.get("default/g") is not None
+        assert informer.lists == 1
+    finally:
+        await informer.stop()
+
+
+async def test_changes_while_disconnected_are_replayed(world: Any) -> None:
+    pods, api = world
+    informer = await started(make_informer(api))
+    try:
+        await eventually(lambda: pods.open_streams == 1)
+        pods.watch_failures = [503]  # the next watch fails once, then resumes
+        pods.drop_streams()
+        pods.put("h")
+        await eventually(lambda: informer.get("default/h") is not None)
+        assert informer.lists == 1
+    finally:
+        await informer.stop()
+
+
+async def test_gone_as_watch_status_relists_and_replaces_cache(world: Any) -> None:
+    pods, api = world
+    informer = await started(make_informer(api))
+    removed: list[str] = []
+    informer.add_handler(lambda kind, key, _: removed.append(key) if kind == "DELETED" else None)
+    try:
+        await eventually(lambda: pods.open_streams == 1)
+        pods.drop_streams()
+        # While disconnected, changes happen and the history is compacted away.
+        pods.watch_failures = [410]
+        pods.delete("c")
+        pods.put("z")
+        pods.compact()
+        await eventually(lambda: informer.lists == 2)
+        assert sorted(p.name for p in informer.snapshot()) == ["a", "b", "d", "e", "z"]
+        assert removed == ["default/c"]
+    finally:
+        await informer.stop()
+
+
+async def test_gone_as_error_event_relists(world: Any) -> None:
+    pods, api = world
+    informer = await started(make_informer(api))
+    try:
+        await eventually(lambda: pods.open_streams == 1)
+        pods.send_error(410)
+        await eventually(lambda: informer.lists == 2)
+        await eventually(lambda: pods.open_streams == 1)
+        pods.put("after")
+        await eventually(lambda: informer.get("default/after") is not None)
+    finally:
+        await informer.stop()
+
+
+async def test_compacted_version_on_resume_relists(world: Any) -> None:
+    pods, api = world
+    informer = await started(make_informer(api))
+    try:
+        await eventually(lambda: pods.open_streams == 1)
+        pods.watch_failures = [500]  # stay away while the changes happen
+        pods.drop_streams()
+        pods.put("x")
+        pods.put("y")
+        pods.compact()  # the informer's version is now older than the compaction
+        await eventually(lambda: informer.lists == 2)
+        assert informer.get("default/x") is not None
+        assert informer.get("default/y") is not None
+    finally:
+        await informer.stop()
+
+
+async def test_server_errors_back_off_and_are_reported(world: Any) -> None:
+    pods, api = world
+    reported: list[tuple[str, str, str]] = []
+    remove = errors.add_api_error_hook(lambda *labels: reported.append(labels))
+    pods.list_failures = [500, 500]
+    informer = make_informer(api)
+    try:
+        await started(informer)
+        await eventually(lambda: pods.open_streams == 1)
+        pods.watch_failures = [500, 503, 500]
+        pods.drop_streams()
+        await eventually(lambda: pods.open_streams == 1 and len(pods.watch_requests) >= 5)
+        pods.put("later")
+        await eventually(lambda: informer.get("default/later") is not None)
+    finally:
+        remove()
+        await informer.stop()
+    assert reported == [
+        ("tenant-a", "list", "500"),
+        ("tenant-a", "list", "500"),
+        ("tenant-a", "watch", "500"),
+        ("tenant-a", "watch", "503"),
+        ("tenant-a", "watch", "500"),
+    ]
+    assert informer.lists == 1  # a failed watch resumes, it does not re-list
+
+
+async def test_quiet_stream_is_rewatched_after_inactivity_timeout(world: Any) -> None:
+    pods, api = world
+    settings = InformerSettings(inactivity_timeout=0.2, backoff_base=0.01, backoff_max=0.05)
+    informer = await started(make_informer(api, settings))
+    try:
+        await eventually(lambda: len(pods.watch_requests) >= 3)
+        assert {r["resourceVersion"] for r in pods.watch_requests} == {"105"}
+        assert informer.lists == 1
+    finally:
+        await informer.stop()
+
+
+async def test_malformed_object_is_skipped_not_fatal(world: Any) -> None:
+    pods, api = world
+    bad = pod("bad", 0)
+    bad["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "a lot"
+    pods.put_raw(bad)
+    informer = await started(make_informer(api))
+    try:
+        assert informer.get("default/bad") is None
+        assert len(informer) == 5
+        await eventually(lambda: pods.open_streams == 1)
+        pods.put("bad")  # fixed
+        await eventually(lambda: informer.get("default/bad") is not None)
+        broken = pod("a", 0)
+        broken["spec"]["priority"] = "urgent"
+        pods.put_raw(broken)  # an object turning bad leaves the cache
+        await eventually(lambda: informer.get("default/a") is None)
+    finally:
+        await informer.stop()
+
+
+async def test_stop_cancels_an_open_watch_cleanly(world: Any) -> None:
+    pods, api = world
+    informer = await started(make_informer(api))
+    await eventually(lambda: pods.open_streams == 1)
+    assert informer.running
+    await informer.stop()
+    assert not informer.running
+    await eventually(lambda: pods.open_streams == 0)
