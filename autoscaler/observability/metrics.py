@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import platform
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
@@ -84,6 +84,12 @@ class Metrics:
             ["cluster", "verb", "code"],
             registry=r,
         )
+        self.pool_at_max = Gauge(
+            "kvpool_pool_at_max",
+            "1 while a pool has pods it could serve but is held at its max-nodes.",
+            ["tenant", "pool"],
+            registry=r,
+        )
         self.leader = Gauge(
             "kvpool_leader", "1 while this replica holds the leader Lease.", registry=r
         )
@@ -108,12 +114,17 @@ class Metrics:
         """Replace the tenant's node gauges; combinations no longer given are removed."""
         self._replace(self.nodes, tenant, {tuple(k): v for k, v in by_pool_and_state.items()})
 
+    def set_pools_at_max(self, tenant: str, pools: Iterable[str], all_pools: Iterable[str]) -> None:
+        """Replace the tenant's at-max gauges: 1 for ``pools``, 0 for the other pools."""
+        at_max = set(pools)
+        self._replace(self.pool_at_max, tenant, {(p,): int(p in at_max) for p in all_pools})
+
     def set_connected(self, tenant: str, connected: bool) -> None:
         self._replace(self.tenant_connected, tenant, {(): 1 if connected else 0})
 
     def forget_tenant(self, tenant: str) -> None:
         """Remove every per-tenant gauge of a tenant that is no longer managed."""
-        for gauge in (self.pending_pods, self.nodes, self.tenant_connected):
+        for gauge in (self.pending_pods, self.nodes, self.pool_at_max, self.tenant_connected):
             self._replace(gauge, tenant, {})
 
     def _replace(self, gauge: Gauge, tenant: str, values: Mapping[tuple[str, ...], float]) -> None:

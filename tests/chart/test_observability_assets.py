@@ -202,22 +202,6 @@ def exported_metrics() -> dict[str, tuple[str, frozenset[str]]]:
     return exported
 
 
-NOT_YET_EXPORTED = {"kvpool_pool_at_max"}
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(
-                reason=f"{name} is in the metric contract but not exported yet", strict=False
-            ),
-        )
-        if name in NOT_YET_EXPORTED
-        else name
-        for name in sorted(KNOWN_METRICS)
-    ],
-)
+@pytest.mark.parametrize("name", sorted(KNOWN_METRICS))
 def test_the_controller_exports_each_metric_the_assets_query(name: str) -> None:
     assert exported_metrics().get(name) == KNOWN_METRICS[name]
