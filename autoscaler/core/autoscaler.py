@@ -1,0 +1,351 @@
+"""The decision state machine: ``(Snapshot, now) -> Plan``, keeping timers between calls.
+
+One pass: pool validity, the VM lifecycle (timeouts, failures, orphans, backoff), scale-up over
+the valid pools that are not backing off, the drains already under way, then new scale-down
+candidates. A scale-down candidate is acted on (cordon and drain) only once it has stayed a
+candidate for the validation delay. What the autoscaler started is remembered, but always
+reconciled with the snapshot: a node carrying the disrupting taint is ours, so a new instance
+on the same world picks up the drains of the previous one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from autoscaler.api.resources import Resources
+from autoscaler.core.actions import (
+    Action,
+    CordonNode,
+    DeleteVM,
+    DrainNode,
+    Explanation,
+    LaunchVM,
+    Plan,
+    Reason,
+    UncordonNode,
+    Verdict,
+)
+from autoscaler.core.config import DEFAULT_CONFIG, CoreConfig, disrupting_taint_of
+from autoscaler.core.eviction import node_blockers, still_draining
+from autoscaler.core.future_node import future_node
+from autoscaler.core.lifecycle import Lifecycle, LifecycleResult
+from autoscaler.core.model import Node, Pod, Pool, Snapshot
+from autoscaler.core.pending import is_pending
+from autoscaler.core.scaledown import Candidate, ScaleDown, hold_reason, room_elsewhere
+from autoscaler.core.scaleup import ScaleUpResult, plan_scale_up
+from autoscaler.core.scheduling import bound_pods_by_node
+from autoscaler.core.timers import FirstSeen, format_duration
+
+
+@dataclass(slots=True)
+class _Drain:
+    """A node the autoscaler cordoned and is draining."""
+
+    reason: Reason
+    started: float
+    last_drain: float
+    drained_since: float | None = None
+    last_delete: float | None = None
+
+
+class Autoscaler:
+    def __init__(self, config: CoreConfig = DEFAULT_CONFIG) -> None:
+        self.config = config
+        self._lifecycle = Lifecycle(config)
+        self._schedulers = frozenset(config.scheduler_names)
+        self._scale_down = ScaleDown(config, self._plan_scale_up)
+        self._last_launch: dict[str, float] = {}
+        self._proposed = FirstSeen()
+        self._drains: dict[str, _Drain] = {}
+        self._resting_until: dict[str, float] = {}  # nodes whose drain was given up
+
+    def _plan_scale_up(self, snapshot: Snapshot, pools: Sequence[Pool]) -> ScaleUpResult:
+        return plan_scale_up(snapshot, pools, self._schedulers)
+
+    # Read-only views, for status and metrics ---------------------------------------------
+    def draining(self) -> tuple[str, ...]:
+        return tuple(sorted(self._drains))
+
+    def unneeded_since(self, node: str) -> float | None:
+        return self._scale_down.unneeded_since.since(node)
+
+    def backoff_remaining(self, pool: str, now: float) -> float:
+        return self._lifecycle.backoff_remaining(pool, now)
+
+    # The pass -----------------------------------------------------------------------------
+    def decide(self, snapshot: Snapshot, now: float) -> Plan:
+        lifecycle = self._lifecycle.step(snapshot, now)
+        actions: list[Action] = list(lifecycle.actions)
+        pools = sorted(snapshot.pools, key=lambda p: p.name)
+        valid = [pool for pool in pools if pool.settings is not None]
+        messages = [
+            (pool.name, pool.error or "the pool's settings are invalid")
+            for pool in pools
+            if pool.settings is None
+        ]
+        backing_off = {
+            pool.name: remaining
+            for pool in valid
+            if (remaining := self._lifecycle.backoff_remaining(pool.name, now)) > 0
+        }
+        messages.extend(
+            (name, f"backing off after a failed launch: {format_duration(remaining)} left")
+            for name, remaining in backing_off.items()
+        )
+        active = [pool for pool in valid if pool.name not in backing_off]
+
+        world = self._world(snapshot, lifecycle)
+        scale_up = self._plan_scale_up(world, active)
+        actions.extend(scale_up.launches)
+        explanations = self._explain(scale_up.explanations, world, pools, backing_off)
+        told = {name for name, _ in messages}
+        messages.extend((name, text) for name, text in scale_up.pool_messages if name not in told)
+
+        disrupting = self._disrupting(world)
+        actions.extend(self._follow_drains(world, now, disrupting))
+
+        leaving = set(self._drains) | disrupting | _nodes_of_deleted_vms(lifecycle)
+        holds = self._holds(world, now, valid, lifecycle, {la.pool for la in scale_up.launches})
+        down = self._scale_down.plan(
+            world,
+            now,
+            pools=valid,
+            holds=holds,
+            leaving=leaving,
+            excluded=self._resting(now),
+            lifecycle=lifecycle,
+            scale_up_pools=active,
+        )
+        actions.extend(down.deletions)
+        actions.extend(down.replacements)
+        actions.extend(self._validated(down.removals, now))
+
+        for action in actions:
+            if isinstance(action, LaunchVM):
+                self._last_launch[action.pool] = now
+        return Plan(
+            actions=tuple(actions),
+            explanations=tuple(explanations),
+            pool_messages=tuple(messages),
+        )
+
+    # Views of the snapshot ----------------------------------------------------------------
+    @staticmethod
+    def _world(snapshot: Snapshot, lifecycle: LifecycleResult) -> Snapshot:
+        """The snapshot as scale-up and scale-down see it: VMs deleted in this pass are gone."""
+        if not lifecycle.deleted:
+            return snapshot
+        vms = tuple(vm for vm in snapshot.vms if vm.name not in lifecycle.deleted)
+        return dataclasses.replace(snapshot, vms=vms)
+
+    def _disrupting(self, snapshot: Snapshot) -> set[str]:
+        present = {node.name for node in snapshot.nodes}
+        for name in [name for name in self._drains if name not in present]:
+            del self._drains[name]
+        marked = {node.name for node in snapshot.nodes if disrupting_taint_of(node) is not None}
+        return marked | set(self._drains)
+
+    def _holds(
+        self,
+        snapshot: Snapshot,
+        now: float,
+        pools: Sequence[Pool],
+        lifecycle: LifecycleResult,
+        launching_now: set[str],
+    ) -> dict[str, str]:
+        pending = [pod for pod in snapshot.pods if is_pending(pod, self._schedulers)]
+        holds: dict[str, str] = {}
+        for pool in pools:
+            if pool.name in launching_now:
+                holds[pool.name] = "this pass launches VMs for the pool"
+                continue
+            reason = hold_reason(
+                pool,
+                snapshot=snapshot,
+                pending=pending,
+                launching=lifecycle.launching(pool.name),
+                last_launch=self._last_launch.get(pool.name),
+                now=now,
+                config=self.config,
+            )
+            if reason is not None:
+                holds[pool.name] = reason
+        return holds
+
+    def _resting(self, now: float) -> set[str]:
+        self._resting_until = {n: t for n, t in self._resting_until.items() if t > now}
+        return set(self._resting_until)
+
+    # Scale-down actions -------------------------------------------------------------------
+    def _validated(self, removals: Sequence[Candidate], now: float) -> list[Action]:
+        """Cordon and drain the candidates that have stayed candidates for the delay."""
+        self._proposed.observe((c.node.name for c in removals), now)
+        actions: list[Action] = []
+        for candidate in removals:
+            name = candidate.node.name
+            if self._proposed.elapsed(name, now) < self.config.scale_down_validation_delay:
+                continue
+            self._proposed.forget(name)
+            self._drains[name] = _Drain(candidate.reason, started=now, last_drain=now)
+            actions.append(CordonNode(name, candidate.reason, candidate.detail))
+            actions.append(DrainNode(name, candidate.reason, candidate.detail))
+        return actions
+
+    def _follow_drains(self, snapshot: Snapshot, now: float, disrupting: set[str]) -> list[Action]:
+        nodes = {node.name: node for node in snapshot.nodes}
+        bound = bound_pods_by_node(snapshot.pods)
+        vm_of_node = {vm.node_name or vm.name: vm.name for vm in snapshot.vms}
+        actions: list[Action] = []
+        for name in sorted(disrupting):
+            node = nodes.get(name)
+            if node is None or node.deleting:
+                continue
+            remaining = [pod for pod in bound.get(name, ()) if still_draining(pod)]
+            drain = self._drains.get(name)
+            if drain is not None and self._undone_by_someone(node, drain, now):
+                del self._drains[name]
+                self._resting_until[name] = now + self.config.drain_timeout
+                continue
+            if drain is None:
+                adopted = self._adopt(snapshot, node, remaining, disrupting, now)
+                if isinstance(adopted, UncordonNode):
+                    actions.append(adopted)
+                    continue
+                drain = adopted
+                if remaining:
+                    actions.append(DrainNode(name, drain.reason, "drain resumed"))
+            if not remaining:
+                if drain.drained_since is None:
+                    drain.drained_since = now
+                if now - drain.drained_since < self.config.delete_delay_after_drain:
+                    continue
+                if (
+                    drain.last_delete is None
+                    or now - drain.last_delete >= self.config.drain_retry_interval
+                ):
+                    drain.last_delete = now
+                    actions.append(
+                        DeleteVM(
+                            vm_of_node.get(name, name),
+                            drain.reason,
+                            node=name,
+                            detail=f"node {name} is drained",
+                        )
+                    )
+                continue
+            drain.drained_since = None
+            if now - drain.started > self.config.drain_timeout:
+                del self._drains[name]
+                self._resting_until[name] = now + self.config.drain_timeout
+                left = ", ".join(pod.key for pod in remaining[:3])
+                actions.append(
+                    UncordonNode(
+                        name,
+                        Reason.DRAIN_TIMEOUT,
+                        f"drain did not finish in {format_duration(self.config.drain_timeout)}; "
+                        f"{len(remaining)} pod(s) left ({left})",
+                    )
+                )
+            elif now - drain.last_drain >= self.config.drain_retry_interval:
+                drain.last_drain = now
+                actions.append(DrainNode(name, drain.reason, "retrying evictions"))
+        return actions
+
+    def _undone_by_someone(self, node: Node, drain: _Drain, now: float) -> bool:
+        """A node we cordoned that shows neither cordon nor mark long after we asked for
+        them: someone took it back, and the autoscaler lets go of it."""
+        return (
+            not node.unschedulable
+            and disrupting_taint_of(node) is None
+            and now - drain.started >= self.config.drain_retry_interval
+        )
+
+    def _adopt(
+        self,
+        snapshot: Snapshot,
+        node: Node,
+        remaining: Sequence[Pod],
+        disrupting: set[str],
+        now: float,
+    ) -> _Drain | UncordonNode:
+        """A node marked as disrupted by a previous instance: carry on, or give it back if it
+        is needed again."""
+        taint = disrupting_taint_of(node)
+        reason = _reason_from(taint.value if taint is not None else "")
+        movable = [pod for pod in remaining if not pod.terminating]
+        blockers = [b for b in node_blockers(movable, snapshot.pdbs) if not b.momentary]
+        needed: str | None = None
+        if blockers:
+            needed = f"{blockers[0]}"
+        elif reason in (Reason.EMPTY, Reason.UNDERUTILIZED) and not room_elsewhere(
+            snapshot, node.name, disrupting
+        ):
+            needed = "its pods no longer fit on other nodes"
+        if needed is not None:
+            self._resting_until[node.name] = now + self.config.drain_timeout
+            return UncordonNode(node.name, Reason.SCALE_DOWN_ABORTED, f"node is needed: {needed}")
+        drain = _Drain(reason, started=now, last_drain=now)
+        self._drains[node.name] = drain
+        return drain
+
+    # Explanations -------------------------------------------------------------------------
+    def _explain(
+        self,
+        explanations: Sequence[Explanation],
+        snapshot: Snapshot,
+        pools: Sequence[Pool],
+        backing_off: Mapping[str, float],
+    ) -> list[Explanation]:
+        """Say so when pods match no pool only because their pool is backing off or invalid."""
+        sidelined = [p for p in pools if p.settings is None or p.name in backing_off]
+        if not sidelined:
+            return list(explanations)
+        pods = {pod.key: pod for pod in snapshot.pods if pod.node_name is None}
+        result: list[Explanation] = []
+        for explanation in explanations:
+            pod = pods.get(explanation.sample[0]) if explanation.sample else None
+            if explanation.verdict is not Verdict.NO_POOL_MATCHES or pod is None:
+                result.append(explanation)
+                continue
+            pool = next((p for p in sidelined if _template_admits(p, pod, snapshot)), None)
+            if pool is None:
+                result.append(explanation)
+            elif pool.settings is None:
+                message = f"pool {pool.name} is invalid: {pool.error or 'invalid settings'}"
+                result.append(
+                    dataclasses.replace(
+                        explanation, verdict=Verdict.POOL_INVALID, pool=pool.name, message=message
+                    )
+                )
+            else:
+                left = format_duration(backing_off[pool.name])
+                message = f"pool {pool.name} is backing off after a failed launch: {left} left"
+                result.append(
+                    dataclasses.replace(
+                        explanation, verdict=Verdict.BACKING_OFF, pool=pool.name, message=message
+                    )
+                )
+        return result
+
+
+def _template_admits(pool: Pool, pod: Pod, snapshot: Snapshot) -> bool:
+    """Whether the pool's node template (labels, taints) admits the pod, whatever its size."""
+    template = future_node(f"{pool.name}-template", pool, Resources(), snapshot.daemonsets)
+    return template.static_failure(pod) is None
+
+
+def _nodes_of_deleted_vms(lifecycle: LifecycleResult) -> set[str]:
+    return {
+        status.node.name
+        for status in lifecycle.statuses
+        if status.node is not None and status.vm.name in lifecycle.deleted
+    }
+
+
+def _reason_from(value: str) -> Reason:
+    try:
+        return Reason(value)
+    except ValueError:
+        return Reason.UNDERUTILIZED
