@@ -1,0 +1,569 @@
+"""The scenario file: a documented, strictly validated description of a simulated world.
+
+Every model forbids unknown fields and names the fields it allows, so a misspelt key fails with
+the file, the path in the document and what is allowed (see docs/scenarios.md).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from autoscaler.api import models
+from autoscaler.api.quantity import QuantityError
+from autoscaler.api.resources import Resources
+from autoscaler.sim.durations import parse_seconds
+
+SCENARIO_PACKAGE = "autoscaler.sim.scenarios"
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be loaded; the message names the file and what is wrong."""
+
+
+def _seconds(value: Any) -> float:
+    return parse_seconds(value)
+
+
+Seconds = Annotated[float, BeforeValidator(_seconds)]
+
+
+def _quantity_bytes(value: Any) -> int:
+    try:
+        amount = Resources.parse({"memory": value}).memory
+    except QuantityError as exc:
+        raise ValueError(str(exc)) from exc
+    if amount < 0:
+        raise ValueError("must not be negative")
+    return amount
+
+
+def _cores_milli(value: Any) -> int:
+    try:
+        amount = Resources.parse({"cpu": value}).cpu
+    except QuantityError as exc:
+        raise ValueError(str(exc)) from exc
+    if amount < 0:
+        raise ValueError("must not be negative")
+    return amount
+
+
+Bytes = Annotated[int, BeforeValidator(_quantity_bytes)]
+MilliCPU = Annotated[int, BeforeValidator(_cores_milli)]
+
+
+class Strict(BaseModel):
+    """Base of every scenario model: camelCase keys, no unknown fields, immutable."""
+
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, alias_generator=to_camel, frozen=True
+    )
+
+
+# Tenant ------------------------------------------------------------------------------------
+
+
+class Tenant(Strict):
+    """The tenant's TenantCluster ``spec`` parts that matter to a simulation."""
+
+    name: str = Field(default="team-a", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    shapes: models.Shapes
+    limits: models.Limits = models.Limits()
+    images: tuple[models.Image, ...] = Field(min_length=1)
+
+    @field_validator("images")
+    @classmethod
+    def _unique_images(cls, images: tuple[models.Image, ...]) -> tuple[models.Image, ...]:
+        names = [image.name for image in images]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"image names must be unique; repeated: {', '.join(duplicates)}")
+        return images
+
+
+# Infrastructure ----------------------------------------------------------------------------
+
+
+class HostGroup(Strict):
+    name: str = Field(min_length=1, description="prefix; hosts are named <name>-<index>")
+    count: int = Field(default=1, ge=1, le=10_000)
+    cpu: MilliCPU
+    memory: Bytes
+
+
+class PoolSpec(Strict):
+    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    annotations: dict[str, str] = Field(
+        default={}, description="kvpool.io/ annotations exactly as a tenant writes them"
+    )
+    template: models.NodePoolTemplate = models.NodePoolTemplate()
+
+
+class Delay(Strict):
+    """A random delay: uniform between min and max, or triangular with a mode."""
+
+    distribution: Literal["uniform", "triangular", "fixed"] = "uniform"
+    min: Seconds = 0.0
+    max: Seconds = 0.0
+    mode: Seconds | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Delay:
+        if self.min < 0 or self.max < self.min:
+            raise ValueError("need 0 <= min <= max")
+        if self.mode is not None and not self.min <= self.mode <= self.max:
+            raise ValueError("mode must lie between min and max")
+        return self
+
+    @property
+    def upper_bound(self) -> float:
+        return self.min if self.distribution == "fixed" else self.max
+
+
+class VirtualMachines(Strict):
+    boot_delay: Delay = Delay(min=40.0, max=90.0)
+    register_delay: Delay = Delay(min=5.0, max=15.0)
+    ready_delay: Delay = Delay(min=5.0, max=15.0)
+    delete_delay: Delay = Delay(min=10.0, max=30.0)
+    fail_to_boot: float = Field(default=0.0, ge=0.0, le=1.0)
+    never_register: float = Field(default=0.0, ge=0.0, le=1.0)
+
+    @property
+    def boot_time(self) -> float:
+        """Upper bound from launch on a host to a Ready node, as the targets measure it."""
+        return (
+            self.boot_delay.upper_bound
+            + self.register_delay.upper_bound
+            + self.ready_delay.upper_bound
+        )
+
+
+class BaselineShape(Strict):
+    cpu: int = Field(default=8, ge=1, description="whole cores")
+    memory: Bytes = 32 * 2**30
+
+
+# Workloads ---------------------------------------------------------------------------------
+
+
+class Point(Strict):
+    at: Seconds
+    value: int = Field(ge=0)
+
+
+class Diurnal(Strict):
+    min: int = Field(ge=0)
+    max: int = Field(ge=0)
+    period: Seconds = 86_400.0
+    peak_at: Seconds = 14 * 3600.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Diurnal:
+        if self.min > self.max or self.period <= 0:
+            raise ValueError("need min <= max and a positive period")
+        return self
+
+
+class ReplicaSchedule(Strict):
+    """Exactly one of: constant, steps (held values), ramp (linear between points), diurnal."""
+
+    constant: int | None = Field(default=None, ge=0)
+    steps: tuple[Point, ...] | None = None
+    ramp: tuple[Point, ...] | None = None
+    diurnal: Diurnal | None = None
+    resync: Seconds = Field(default=15.0, description="how often ramps and sines are re-read")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_int(cls, data: Any) -> Any:
+        if isinstance(data, int) and not isinstance(data, bool):
+            return {"constant": data}
+        return data
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ReplicaSchedule:
+        given = [
+            name
+            for name in ("constant", "steps", "ramp", "diurnal")
+            if getattr(self, name) is not None
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of constant, steps, ramp, diurnal"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        points = self.steps or self.ramp
+        if points is not None:
+            if not points:
+                raise ValueError("steps/ramp need at least one point")
+            if any(b.at < a.at for a, b in itertools.pairwise(points)):
+                raise ValueError("steps/ramp points must be in time order")
+        if self.resync <= 0:
+            raise ValueError("resync must be positive")
+        return self
+
+    def value_at(self, t: float) -> int:
+        if self.constant is not None:
+            return self.constant
+        if self.diurnal is not None:
+            d = self.diurnal
+            phase = 2 * math.pi * (t - d.peak_at) / d.period
+            return round(d.min + (d.max - d.min) * (1 + math.cos(phase)) / 2)
+        points = self.steps if self.steps is not None else self.ramp
+        assert points is not None
+        if t <= points[0].at:
+            return points[0].value
+        for a, b in itertools.pairwise(points):
+            if a.at <= t < b.at:
+                if self.steps is not None or b.at == a.at:
+                    return a.value
+                return round(a.value + (b.value - a.value) * (t - a.at) / (b.at - a.at))
+        return points[-1].value
+
+    @property
+    def changes_continuously(self) -> bool:
+        return self.ramp is not None or self.diurnal is not None
+
+    def change_times(self) -> tuple[float, ...]:
+        points = self.steps or self.ramp or ()
+        return tuple(p.at for p in points)
+
+
+class TolerationSpec(Strict):
+    key: str = ""
+    operator: Literal["Equal", "Exists"] = "Equal"
+    value: str = ""
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+
+
+class PodSpec(Strict):
+    """What the pods of a workload ask for and where they may run."""
+
+    requests: dict[str, str | int | float] = Field(
+        description="resource name -> quantity, e.g. {cpu: 500m, memory: 1Gi}"
+    )
+    node_selector: dict[str, str] = {}
+    tolerations: tuple[TolerationSpec, ...] = ()
+    spread_by_hostname: bool = Field(
+        default=False, description="required anti-affinity between the workload's own pods"
+    )
+    do_not_disrupt: bool = False
+    priority: int = 0
+
+    @field_validator("requests")
+    @classmethod
+    def _quantities(cls, requests: dict[str, str | int | float]) -> dict[str, str | int | float]:
+        for name, quantity in requests.items():
+            try:
+                units = Resources.parse({name: quantity})[name]
+            except QuantityError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+            if units < 0:
+                raise ValueError(f"{name}: must not be negative")
+        return requests
+
+    @property
+    def resources(self) -> Resources:
+        return Resources.parse(self.requests)
+
+
+def _int_or_percent(value: Any) -> int | str:
+    if isinstance(value, bool):
+        raise ValueError("expected an integer or a percentage such as '20%'")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("must not be negative")
+        return value
+    if isinstance(value, str) and value.endswith("%") and value[:-1].isdigit():
+        if int(value[:-1]) > 100:
+            raise ValueError("a percentage must be at most 100%")
+        return value
+    raise ValueError("expected an integer or a percentage such as '20%'")
+
+
+IntOrPercent = Annotated[int | str, BeforeValidator(_int_or_percent)]
+
+
+class DisruptionBudgetSpec(Strict):
+    """A PodDisruptionBudget over the workload's pods: exactly one of the two fields."""
+
+    min_available: IntOrPercent | None = None
+    max_unavailable: IntOrPercent | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> DisruptionBudgetSpec:
+        if (self.min_available is None) == (self.max_unavailable is None):
+            raise ValueError("give exactly one of minAvailable, maxUnavailable")
+        return self
+
+
+class Deployment(Strict):
+    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    namespace: str = "default"
+    pod: PodSpec
+    replicas: ReplicaSchedule
+    pdb: DisruptionBudgetSpec | None = DisruptionBudgetSpec(max_unavailable=1)
+
+
+class JobArrivals(Strict):
+    """Batches of identical Jobs submitted every ``every`` seconds from ``start`` to ``until``."""
+
+    start: Seconds = 0.0
+    every: Seconds
+    until: Seconds | None = None
+    count: int = Field(default=1, ge=1, le=100_000)
+
+    @model_validator(mode="after")
+    def _positive(self) -> JobArrivals:
+        if self.every <= 0:
+            raise ValueError("every must be positive")
+        return self
+
+
+class JobSpec(Strict):
+    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    namespace: str = "batch"
+    pod: PodSpec
+    duration: Delay
+    arrivals: JobArrivals | None = None
+
+
+class DaemonSetSpec(Strict):
+    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    namespace: str = "kube-system"
+    pod: PodSpec
+
+
+class Workloads(Strict):
+    deployments: tuple[Deployment, ...] = ()
+    jobs: tuple[JobSpec, ...] = ()
+    daemonsets: tuple[DaemonSetSpec, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique(self) -> Workloads:
+        for kind, items in (
+            ("deployments", self.deployments),
+            ("jobs", self.jobs),
+            ("daemonsets", self.daemonsets),
+        ):
+            names = [item.name for item in items]
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            if repeated:
+                raise ValueError(
+                    f"{kind}: names must be unique (even across namespaces); "
+                    f"repeated: {', '.join(repeated)}"
+                )
+        return self
+
+
+# Timed events ------------------------------------------------------------------------------
+
+
+class ScaleDeployment(Strict):
+    name: str
+    namespace: str = "default"
+    replicas: ReplicaSchedule
+
+
+class SubmitJobs(Strict):
+    name: str
+    count: int = Field(ge=1, le=100_000)
+
+
+class SetPoolAnnotation(Strict):
+    pool: str
+    key: str = Field(min_length=1)
+    value: str | None = Field(description="null removes the annotation")
+
+
+class TimedEvent(Strict):
+    """At ``at``, exactly one of the actions."""
+
+    at: Seconds
+    scale_deployment: ScaleDeployment | None = None
+    submit_jobs: SubmitJobs | None = None
+    set_pool_annotation: SetPoolAnnotation | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> TimedEvent:
+        given = [
+            n
+            for n in ("scale_deployment", "submit_jobs", "set_pool_annotation")
+            if getattr(self, n) is not None
+        ]
+        if len(given) != 1:
+            raise ValueError("give exactly one of scaleDeployment, submitJobs, setPoolAnnotation")
+        return self
+
+
+# The scenario ------------------------------------------------------------------------------
+
+
+class Scenario(Strict):
+    name: str = "scenario"
+    description: str = ""
+    duration: Seconds = Field(description="simulated time")
+    seed: int = 1
+    tenant: Tenant
+    hosts: tuple[HostGroup, ...] = Field(min_length=1)
+    pools: tuple[PoolSpec, ...] = Field(min_length=1)
+    vms: VirtualMachines = VirtualMachines()
+    pod_start_delay: Seconds = 2.0
+    baseline: BaselineShape = BaselineShape()
+    workloads: Workloads = Workloads()
+    events: tuple[TimedEvent, ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        if not 0 < self.duration <= 30 * 86_400:
+            raise ValueError("duration must be positive and at most 30 days")
+        pools = [p.name for p in self.pools]
+        if len(set(pools)) != len(pools):
+            raise ValueError("pool names must be unique")
+        hosts = [h.name for h in self.hosts]
+        if len(set(hosts)) != len(hosts):
+            raise ValueError("host group names must be unique")
+        deployments = {(d.namespace, d.name) for d in self.workloads.deployments}
+        jobs = {j.name for j in self.workloads.jobs}
+        for index, event in enumerate(self.events):
+            where = f"events[{index}]"
+            scale = event.scale_deployment
+            if scale is not None and (scale.namespace, scale.name) not in deployments:
+                raise ValueError(f"{where}: no deployment {scale.namespace}/{scale.name}")
+            if event.submit_jobs is not None and event.submit_jobs.name not in jobs:
+                raise ValueError(f"{where}: no job named {event.submit_jobs.name}")
+            annotate = event.set_pool_annotation
+            if annotate is not None and annotate.pool not in pools:
+                raise ValueError(f"{where}: no pool named {annotate.pool}")
+        return self
+
+    def with_overrides(self, seed: int | None = None, duration: float | None = None) -> Scenario:
+        update: dict[str, Any] = {}
+        if seed is not None:
+            update["seed"] = seed
+        if duration is not None:
+            if duration <= 0:
+                raise ScenarioError(f"duration must be positive, not {duration}")
+            update["duration"] = duration
+        return self.model_copy(update=update)
+
+
+# Loading -----------------------------------------------------------------------------------
+
+
+def shipped_scenarios() -> list[str]:
+    folder = resources.files(SCENARIO_PACKAGE)
+    return sorted(
+        entry.name.removesuffix(".yaml")
+        for entry in folder.iterdir()
+        if entry.name.endswith(".yaml")
+    )
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation holds, looking into unions and containers."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found: list[type[BaseModel]] = []
+    for argument in get_args(annotation):
+        found.extend(_models_in(argument))
+    return found
+
+
+def _allowed_fields(loc: tuple[int | str, ...]) -> list[str]:
+    """The field names the model at ``loc`` accepts (empty when it cannot be told)."""
+    candidates: list[type[BaseModel]] = [Scenario]
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        for model in candidates:
+            field = next(
+                (f for name, f in model.model_fields.items() if part in (name, f.alias)), None
+            )
+            if field is not None:
+                candidates = _models_in(field.annotation)
+                break
+        else:
+            return []
+    if not candidates:
+        return []
+    model = candidates[0]
+    return sorted(f.alias or name for name, f in model.model_fields.items())
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid scenario ({error.error_count()} problem(s))"]
+    for item in error.errors(include_url=False):
+        loc = tuple(item["loc"])
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            allowed = _allowed_fields(loc[:-1])
+            message = f"unknown field {loc[-1]!r}" + (
+                f"; allowed fields: {', '.join(allowed)}" if allowed else ""
+            )
+        elif item["type"] == "missing":
+            message = "required field is missing"
+        elif "input" in item and not isinstance(item["input"], dict | list):
+            message += f" (got {item['input']!r})"
+        lines.append(f"  at {_path(loc)}: {message}")
+    return "\n".join(lines)
+
+
+def parse_scenario(document: Any, source: str = "<scenario>") -> Scenario:
+    """Validate a loaded YAML document; raise ScenarioError naming ``source`` and each path."""
+    if not isinstance(document, dict):
+        raise ScenarioError(f"{source}: a scenario must be a YAML mapping at the top level")
+    try:
+        return Scenario.model_validate(document)
+    except ValidationError as exc:
+        raise ScenarioError(_describe(exc, source)) from None
+
+
+def parse_scenario_text(text: str, source: str = "<scenario>") -> Scenario:
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{source}: not valid YAML: {exc}") from None
+    return parse_scenario(document, source)
+
+
+def load_scenario(name_or_path: str | None = None) -> Scenario:
+    """A shipped scenario by name (``default`` when None) or a scenario file by path."""
+    name = name_or_path or "default"
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ScenarioError(f"{name}: cannot read scenario file: {exc.strerror}") from None
+        return parse_scenario_text(text, str(path))
+    shipped = shipped_scenarios()
+    if name not in shipped:
+        raise ScenarioError(
+            f"{name!r} is neither a scenario file nor a shipped scenario; "
+            f"shipped: {', '.join(shipped)}"
+        )
+    text = resources.files(SCENARIO_PACKAGE).joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+    return parse_scenario_text(text, f"{name} (shipped scenario)")
