@@ -60,9 +60,30 @@ class Autoscaler:
         self._proposed = FirstSeen()
         self._drains: dict[str, _Drain] = {}
         self._resting_until: dict[str, float] = {}  # nodes whose drain was given up
+        # (when, pool, requests of the pods launched for), within the growth window.
+        self._growth: list[tuple[float, str, Resources]] = []
 
     def _plan_scale_up(self, snapshot: Snapshot, pools: Sequence[Pool]) -> ScaleUpResult:
         return plan_scale_up(snapshot, pools, self._schedulers)
+
+    def _recent_growth(self, now: float) -> dict[str, Resources]:
+        """Per pool, the requests of the pods it launched VMs for within the growth window."""
+        window = self.config.growth_window
+        self._growth = [g for g in self._growth if now - g[0] < window]
+        totals: dict[str, Resources] = {}
+        for _, pool, requests in self._growth:
+            totals[pool] = totals.get(pool, Resources()) + requests
+        return totals
+
+    def _record_growth(self, snapshot: Snapshot, launches: Sequence[LaunchVM], now: float) -> None:
+        if self.config.growth_window <= 0:
+            return
+        requests = {pod.key: pod.requests for pod in snapshot.pods}
+        for launch in launches:
+            total = Resources()
+            for key in launch.pods:
+                total = total + requests.get(key, Resources())
+            self._growth.append((now, launch.pool, total))
 
     # Read-only views, for status and metrics ---------------------------------------------
     def draining(self) -> tuple[str, ...]:
@@ -73,6 +94,9 @@ class Autoscaler:
 
     def backoff_remaining(self, pool: str, now: float) -> float:
         return self._lifecycle.backoff_remaining(pool, now)
+
+    def next_consolidation_check(self) -> float | None:
+        return self._scale_down.next_consolidation_check()
 
     # The pass -----------------------------------------------------------------------------
     def decide(self, snapshot: Snapshot, now: float) -> Plan:
@@ -97,7 +121,8 @@ class Autoscaler:
         active = [pool for pool in valid if pool.name not in backing_off]
 
         world = self._world(snapshot, lifecycle)
-        scale_up = self._plan_scale_up(world, active)
+        scale_up = plan_scale_up(world, active, self._schedulers, self._recent_growth(now))
+        self._record_growth(world, scale_up.launches, now)
         actions.extend(scale_up.launches)
         explanations = self._explain(scale_up.explanations, world, pools, backing_off)
         told = {name for name, _ in messages}
@@ -107,7 +132,16 @@ class Autoscaler:
         actions.extend(self._follow_drains(world, now, disrupting))
 
         leaving = set(self._drains) | disrupting | _nodes_of_deleted_vms(lifecycle)
-        holds = self._holds(world, now, valid, lifecycle, {la.pool for la in scale_up.launches})
+        launched_now = {key for launch in scale_up.launches for key in launch.pods}
+        unplaced = [
+            pod
+            for pod in world.pods
+            if is_pending(pod, self._schedulers)
+            and pod.key not in scale_up.placements
+            and pod.key not in launched_now
+        ]
+        launching_pools = {la.pool for la in scale_up.launches if la.pods}
+        holds = self._holds(world, now, valid, unplaced, launching_pools)
         down = self._scale_down.plan(
             world,
             now,
@@ -117,6 +151,7 @@ class Autoscaler:
             excluded=self._resting(now),
             lifecycle=lifecycle,
             scale_up_pools=active,
+            launched_now=launched_now,
         )
         actions.extend(down.deletions)
         actions.extend(down.replacements)
@@ -152,10 +187,11 @@ class Autoscaler:
         snapshot: Snapshot,
         now: float,
         pools: Sequence[Pool],
-        lifecycle: LifecycleResult,
+        pending: Sequence[Pod],
         launching_now: set[str],
     ) -> dict[str, str]:
-        pending = [pod for pod in snapshot.pods if is_pending(pod, self._schedulers)]
+        """Pools that must not shrink this pass. ``pending`` are the pending pods that no
+        existing node or launching VM takes and no launch of this pass is sized for."""
         holds: dict[str, str] = {}
         for pool in pools:
             if pool.name in launching_now:
@@ -165,7 +201,6 @@ class Autoscaler:
                 pool,
                 snapshot=snapshot,
                 pending=pending,
-                launching=lifecycle.launching(pool.name),
                 last_launch=self._last_launch.get(pool.name),
                 now=now,
                 config=self.config,

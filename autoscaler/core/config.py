@@ -59,8 +59,18 @@ class CoreConfig:
     delete_delay_after_drain: float = 5.0
     # At most this many nodes start being disrupted in one pass, across all pools of a tenant.
     max_disrupted_per_pass: int = 10
-    # No scale-down of a pool within this long after the core last launched a VM for it.
-    scale_down_cooldown_after_scale_up: float = 2 * 60
+    # No scale-down of a pool within this long after the core last launched a VM for it. Off
+    # by default: every removal is checked against the next scale-up (pending pods and
+    # launching capacity included), which a blanket pause would only delay.
+    scale_down_cooldown_after_scale_up: float = 0.0
+
+    # Replace under-used nodes with one cheaper VM sized for their pods (launched first, the
+    # old nodes drained once it is up), as Karpenter's consolidation does.
+    consolidation: bool = True
+    # New VMs of a pool are sized to hold at least what the pool launched for in this long
+    # (about a VM's boot time): a pool that keeps growing gets fewer, larger VMs, whose room
+    # the next pending pods take while they boot. 0 sizes every VM tightly for its batch.
+    growth_window: float = 3 * 60
 
     # Pending pods are ours to serve only when one of these schedulers marked them unschedulable.
     scheduler_names: tuple[str, ...] = (DEFAULT_SCHEDULER,)
@@ -79,6 +89,7 @@ class CoreConfig:
             "drain_retry_interval": self.drain_retry_interval,
             "delete_delay_after_drain": self.delete_delay_after_drain,
             "scale_down_cooldown_after_scale_up": self.scale_down_cooldown_after_scale_up,
+            "growth_window": self.growth_window,
         }
         for name, value in durations.items():
             if not value >= 0:  # also rejects NaN

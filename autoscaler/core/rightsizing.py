@@ -136,7 +136,12 @@ class _PoolSizer:
     """Sizes VMs of one pool against the shared budget."""
 
     def __init__(
-        self, pool: Pool, bounds: ShapeBounds, overhead: Resources, budget: Budget
+        self,
+        pool: Pool,
+        bounds: ShapeBounds,
+        overhead: Resources,
+        budget: Budget,
+        min_load: Resources | None = None,
     ) -> None:
         if pool.settings is None:
             raise ValueError(f"pool {pool.name} has no valid settings")
@@ -148,6 +153,7 @@ class _PoolSizer:
         self.vms: list[SizedVM] = []
         self.unserved: list[Unserved] = []
         self._labels = future_node_labels(pool, "")
+        self.min_load = min_load or Resources()
 
     def empty_node(self, name: str, shape: Shape) -> NodeState:
         labels = {**self._labels, HOSTNAME_LABEL: name}
@@ -216,7 +222,14 @@ class _PoolSizer:
         bins = self.pack(packable, bin_shape, bin_template.free)
         planned = []
         for node in bins:
-            shape = self.catalog.smallest_holding(self.load(node.pods)) or bin_shape
+            load = self.load(node.pods)
+            shape = self.catalog.smallest_holding(load) or bin_shape
+            if self.min_load:
+                grown = {**load, CPU: max(load.get(CPU, 0), self.min_load.cpu)}
+                grown[MEMORY] = max(load.get(MEMORY, 0), self.min_load.memory)
+                roomier = self.catalog.smallest_holding(grown) or bin_shape
+                if roomier.cpu >= shape.cpu and roomier.memory >= shape.memory:
+                    shape = roomier
             planned.append((shape, node.pods))
         # First-fit decreasing onto hosts: the largest VMs first.
         planned.sort(key=lambda item: (-item[0].cpu, -item[0].memory))
@@ -317,9 +330,15 @@ def size_for_classes(
     bounds: ShapeBounds,
     daemonset_overhead: Resources,
     budget: Budget,
+    min_load: Resources | None = None,
 ) -> PoolSizing:
-    """:func:`size_for_pods` for pods already grouped into equivalence classes."""
-    sizer = _PoolSizer(pool, bounds, daemonset_overhead, budget)
+    """:func:`size_for_pods` for pods already grouped into equivalence classes.
+
+    With ``min_load``, each new VM is sized to hold at least that much (up to the largest
+    shape a host can take), so that a pool that keeps growing gets fewer, larger VMs whose
+    room the next pending pods use while they boot.
+    """
+    sizer = _PoolSizer(pool, bounds, daemonset_overhead, budget, min_load)
     sizer.size(classes)
     return PoolSizing(tuple(sizer.vms), tuple(sizer.unserved))
 

@@ -1,11 +1,14 @@
 """Scale-down candidate selection: which nodes to disrupt now, and with which method.
 
 Methods are tried in order and only the first one that finds something acts in a pass:
-a pool above its max (OverMax), empty nodes (Empty), drifted or expired nodes (Drifted,
-Expired), then under-utilised nodes whose pods fit elsewhere (Underutilized). Empty and
-under-utilised nodes must have been unneeded for the pool's ``scale_down_unneeded_seconds``.
-Every removal keeps the pool at or above ``min_nodes`` and within its disruption budget, and a
-removal whose pods would make the next scale-up launch a VM again is dropped.
+a pool above its max (OverMax), nodes whose replacement is Ready, empty nodes (Empty),
+drifted or expired nodes (Drifted, Expired), under-utilised nodes whose pods fit elsewhere
+(Underutilized), then consolidation by replacement: several under-used nodes whose pods fit
+one new, cheaper VM are replaced by it (launched first; the old nodes are drained once their
+pods fit on the nodes that stay). Empty and under-utilised nodes must have been unneeded for
+the pool's ``scale_down_unneeded_seconds``. Every removal keeps the pool at or above
+``min_nodes`` and within its disruption budget, and a removal after which the next scale-up
+would launch a VM this pass's scale-up does not is dropped.
 
 This module chooses; :mod:`autoscaler.core.autoscaler` validates the choice after a delay and
 turns it into actions.
@@ -16,14 +19,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
 from autoscaler.core.actions import DeleteVM, LaunchVM, Reason
 from autoscaler.core.config import CoreConfig
 from autoscaler.core.drift import Rotation, rotation
 from autoscaler.core.eviction import Blocker, movable_pods, node_blockers
 from autoscaler.core.future_node import future_node
-from autoscaler.core.lifecycle import LifecycleResult, VMStatus
+from autoscaler.core.lifecycle import LifecycleResult
 from autoscaler.core.model import (
     Node,
     Pod,
@@ -32,6 +35,7 @@ from autoscaler.core.model import (
     Pool,
     Snapshot,
 )
+from autoscaler.core.overhead import node_allocatable
 from autoscaler.core.predicates import NodeState
 from autoscaler.core.scheduling import bound_pods_by_node, place
 from autoscaler.core.shapes import catalog
@@ -43,6 +47,9 @@ class Launches(Protocol):
 
     @property
     def launches(self) -> Sequence[LaunchVM]: ...
+
+    @property
+    def placements(self) -> Mapping[str, str]: ...
 
 
 # plan_scale_up(snapshot, pools), injected so that this module does not depend on how
@@ -59,6 +66,29 @@ class Candidate:
     reason: Reason
     detail: str
     moved: tuple[Pod, ...]
+
+
+# Consolidation looks for nodes to replace at most this often per pool: it sizes trial VMs.
+CONSOLIDATION_INTERVAL: Final = 60.0
+# A replacement whose old nodes could not be drained within this long is given up.
+REPLACEMENT_DEADLINE: Final = 15 * 60.0
+# A replacement must cost at most this share of the nodes it replaces.
+REPLACEMENT_MAX_COST_SHARE: Final = 0.75
+# At most this many nodes are weighed for one replacement.
+REPLACEMENT_MAX_NODES: Final = 8
+
+
+def shape_cost(cpu_millicores: int, memory_bytes: int) -> float:
+    """What a VM costs, in vCPU-equivalents: 4Gi of memory weigh as one vCPU."""
+    return cpu_millicores / 1000 + memory_bytes / (4 * 2**30)
+
+
+@dataclass(frozen=True, slots=True)
+class Replacement:
+    """A cheaper VM launched for the pods of ``nodes``, which are drained once it is up."""
+
+    nodes: tuple[str, ...]
+    started: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,20 +153,22 @@ def hold_reason(
     *,
     snapshot: Snapshot,
     pending: Sequence[Pod],
-    launching: Sequence[VMStatus],
     last_launch: float | None,
     now: float,
     config: CoreConfig,
 ) -> str | None:
     """Why the pool must not shrink now (so the next pass does not launch what this one
-    removes), or None when it may."""
+    removes), or None when it may.
+
+    ``pending`` are the pending pods that neither an existing node nor a launching VM takes:
+    VMs still launching do not hold a pool by themselves, since every removal is checked
+    against the next scale-up, which counts their capacity.
+    """
     if pool.settings is None:
         return "pool is invalid"
     if not pool.settings.scale_down_enabled:
         return "scale-down is disabled for this pool"
-    if launching:
-        return f"{len(launching)} VM(s) of the pool are still launching"
-    if last_launch is not None:
+    if last_launch is not None and config.scale_down_cooldown_after_scale_up > 0:
         since = now - last_launch
         if since < config.scale_down_cooldown_after_scale_up:
             wait = config.scale_down_cooldown_after_scale_up - since
@@ -183,6 +215,11 @@ def without_nodes(
     )
 
 
+def launched_pods(result: Launches) -> set[str]:
+    """Keys of every pod a scale-up result launches a VM for."""
+    return {key for launch in result.launches for key in launch.pods}
+
+
 def relaunched(result: Launches, pods: Iterable[Pod]) -> set[str]:
     """Keys of ``pods`` that a scale-up result launches a VM for."""
     keys = {pod.key for pod in pods}
@@ -221,6 +258,16 @@ class ScaleDown:
         self.config = config
         self.plan_scale_up = plan_scale_up
         self.unneeded_since = FirstSeen()
+        # Pool -> the replacement launched for some of its nodes, until they are drained.
+        self.replacing: dict[str, Replacement] = {}
+        # Pool -> when consolidation last looked for nodes to replace.
+        self.consolidation_checked: dict[str, float] = {}
+
+    def next_consolidation_check(self) -> float | None:
+        """When consolidation will look at some pool again (for callers that skip passes)."""
+        times = [t + CONSOLIDATION_INTERVAL for t in self.consolidation_checked.values()]
+        times.extend(r.started + REPLACEMENT_DEADLINE for r in self.replacing.values())
+        return min(times, default=None)
 
     def plan(
         self,
@@ -233,15 +280,18 @@ class ScaleDown:
         excluded: Collection[str],
         lifecycle: LifecycleResult,
         scale_up_pools: Sequence[Pool],
+        launched_now: Collection[str] = (),
     ) -> ScaleDownResult:
         """Choose this pass's disruptions.
 
         ``pools`` are the valid pools; ``holds`` maps pools that must not shrink now to why
         (OverMax still applies to them); ``leaving`` are nodes already being removed (their
         pods move first); ``excluded`` are nodes not to consider as candidates now;
-        ``scale_up_pools`` are the pools the next scale-up would launch into.
+        ``scale_up_pools`` are the pools the next scale-up would launch into;
+        ``launched_now`` are the pods this pass's scale-up launches VMs for.
         """
         run = _Pass(self, snapshot, now, pools, holds, leaving, excluded, lifecycle, scale_up_pools)
+        run.launched_now = frozenset(launched_now)
         return run.result()
 
 
@@ -277,6 +327,7 @@ class _Pass:
         self.infos = self._candidates(set(excluded))
         self.budget, self.above_min = self._pool_limits()
         self.per_pass = self.config.max_disrupted_per_pass
+        self.launched_now: frozenset[str] = frozenset()
 
     # Inputs -------------------------------------------------------------------------------
     def _destinations(self) -> list[NodeState]:
@@ -322,7 +373,14 @@ class _Pass:
         over_max = self._over_max()
         if over_max.removals or over_max.deletions:
             return dataclasses.replace(over_max, unneeded=names)
-        for method in (self._empty, self._rotation, self._underutilized):
+        methods = (
+            self._replaced,
+            self._empty,
+            self._rotation,
+            self._underutilized,
+            self._consolidate,
+        )
+        for method in methods:
             found = method(unneeded)
             if found.removals or found.replacements:
                 return dataclasses.replace(found, unneeded=names)
@@ -378,6 +436,115 @@ class _Pass:
             gone.add(name)
             unneeded.append(name)
         return unneeded
+
+    def _replaced(self, unneeded: Sequence[str]) -> ScaleDownResult:
+        """Drain the nodes whose replacement is up, once their pods fit on the others."""
+        chosen: list[Candidate] = []
+        by_node = {info.node.name: info for info in self.infos}
+        for pool, replacement in sorted(self.owner.replacing.items()):
+            present = [by_node[n] for n in replacement.nodes if n in by_node]
+            overdue = self.now - replacement.started > REPLACEMENT_DEADLINE
+            if not present or overdue or pool in self.holds:
+                if not present or overdue:
+                    del self.owner.replacing[pool]
+                continue
+            ready = [info for info in present if self._may_take(info)]
+            candidates = [
+                self._candidate(
+                    info,
+                    Reason.UNDERUTILIZED,
+                    f"replaced by a cheaper VM with {len(replacement.nodes) - 1} other node(s)",
+                )
+                for info in ready
+            ]
+            if (
+                candidates
+                and self._fit_on_ready_nodes([*chosen, *candidates])
+                and self._keeps_pods_placed([*chosen, *candidates])
+            ):
+                for info in ready:
+                    self._take(info)
+                chosen.extend(candidates)
+        return ScaleDownResult(Reason.UNDERUTILIZED if chosen else None, removals=tuple(chosen))
+
+    def _fit_on_ready_nodes(self, chosen: Sequence[Candidate]) -> bool:
+        """Whether the pods of ``chosen`` fit on the Ready nodes that stay, now."""
+        gone = {c.node.name for c in chosen}
+        states = [s for s in self._destinations() if s.name not in gone]
+        moved = [pod for c in chosen for pod in c.moved]
+        return _try_place(moved, states, {s.name: s for s in states}) is not None
+
+    def _consolidate(self, unneeded: Sequence[str]) -> ScaleDownResult:
+        """Replace under-used nodes of a pool with one cheaper VM sized for their pods."""
+        if not self.config.consolidation:
+            return ScaleDownResult(None)
+        for name, pool in sorted(self.pools.items()):
+            if name in self.owner.replacing or name in self.holds:
+                continue
+            checked = self.owner.consolidation_checked.get(name)
+            if checked is not None and self.now - checked < CONSOLIDATION_INTERVAL:
+                continue
+            self.owner.consolidation_checked[name] = self.now
+            launch = self._replacement_for(pool)
+            if launch is not None:
+                return ScaleDownResult(Reason.UNDERUTILIZED, replacements=(launch,))
+        return ScaleDownResult(None)
+
+    def _replacement_for(self, pool: Pool) -> LaunchVM | None:
+        assert pool.settings is not None
+        settled = self.now - pool.settings.scale_down_unneeded_seconds
+        infos = sorted(
+            (
+                info
+                for info in self.infos
+                if info.pool.name == pool.name
+                and not info.blocked
+                and info.rotation is None
+                and info.node.created <= settled
+            ),
+            key=lambda i: (i.utilization, i.node.name),
+        )[:REPLACEMENT_MAX_NODES]
+        limit = min(self.per_pass, self.budget.get(pool.name, 0))
+        limit = min(limit, self.above_min.get(pool.name, 0) + 1, len(infos))
+        best: tuple[float, list[_Info], LaunchVM] | None = None
+        for count in range(1, limit + 1):
+            group = infos[:count]
+            launch = self._one_vm_for(pool, group)
+            if launch is None:
+                break
+            old = sum(shape_cost(i.node.allocatable.cpu, i.node.allocatable.memory) for i in group)
+            new = shape_cost(*_allocatable_cpu_memory(launch))
+            if new <= REPLACEMENT_MAX_COST_SHARE * old and (best is None or old - new > best[0]):
+                best = (old - new, group, launch)
+        if best is None:
+            return None
+        _, group, launch = best
+        names = tuple(i.node.name for i in group)
+        self.owner.replacing[pool.name] = Replacement(names, self.now)
+        self.per_pass -= 1
+        self.budget[pool.name] -= 1
+        return dataclasses.replace(
+            launch,
+            reason=Reason.UNDERUTILIZED,
+            detail=f"replaces {', '.join(names)} with one cheaper VM",
+        )
+
+    def _one_vm_for(self, pool: Pool, group: Sequence[_Info]) -> LaunchVM | None:
+        """The single VM of ``pool`` the next scale-up would launch for the pods of
+        ``group`` if those nodes were gone, or None when it takes more (or no) VMs."""
+        moved = [pod for info in group for pod in info.moved]
+        removed = {info.node.name for info in group}
+        after = without_nodes(self.snapshot, removed, moved, self.now)
+        moved_keys = {pod.key for pod in moved}
+        after = dataclasses.replace(
+            after,
+            pods=tuple(p for p in after.pods if p.node_name is not None or p.key in moved_keys),
+        )
+        result = self.owner.plan_scale_up(after, [pool])
+        launches = [la for la in result.launches if la.pods]
+        if len(launches) != 1 or not moved_keys <= set(result.placements) | set(launches[0].pods):
+            return None
+        return launches[0]
 
     def _empty(self, unneeded: Sequence[str]) -> ScaleDownResult:
         chosen: list[Candidate] = []
@@ -511,7 +678,7 @@ class _Pass:
         ]
         after = without_nodes(self.snapshot, removed, [*leaving_pods, *moved], self.now)
         result = self.owner.plan_scale_up(after, self.scale_up_pools)
-        return not relaunched(result, moved)
+        return launched_pods(result) <= self.launched_now
 
     def _replacement(self, info: _Info) -> list[LaunchVM]:
         """VMs of the node's pool sized for the node's pods, which fit nowhere else."""
@@ -532,6 +699,12 @@ class _Pass:
             for launch in result.launches
             if launch.pool == info.pool.name
         ]
+
+
+def _allocatable_cpu_memory(launch: LaunchVM) -> tuple[int, int]:
+    """What a node of the launched shape offers, comparable to a Node's allocatable."""
+    alloc = node_allocatable(launch.shape)
+    return alloc.cpu, alloc.memory
 
 
 def _try_place(

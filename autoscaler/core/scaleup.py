@@ -189,8 +189,12 @@ def plan_scale_up(
     snapshot: Snapshot,
     pools: Sequence[Pool],
     schedulers: frozenset[str] = DEFAULT_SCHEDULERS,
+    min_loads: Mapping[str, Resources] | None = None,
 ) -> ScaleUpResult:
-    """Plan for every pending pod; launch VMs only in the given (active) pools."""
+    """Plan for every pending pod; launch VMs only in the given (active) pools.
+
+    ``min_loads`` maps a pool to the load each of its new VMs is sized to hold at least
+    (see :func:`~autoscaler.core.rightsizing.size_for_classes`)."""
     pending = pending_pods(snapshot.pods, schedulers)
     # One grouping serves every step; it carries identity if any pod has anti-affinity.
     with_identity = any(p.required_anti_affinity for p in snapshot.pods)
@@ -213,7 +217,9 @@ def plan_scale_up(
     vms: list[SizedVM] = []
     pool_messages: dict[str, str] = {}
     if rest:
-        vms.extend(_size_new_vms(rest, snapshot, chooser, budget, outcomes, pool_messages))
+        vms.extend(
+            _size_new_vms(rest, snapshot, chooser, budget, outcomes, pool_messages, min_loads or {})
+        )
     details = {id(vm): f"sized for {len(vm.pods)} pending pod(s)" for vm in vms}
     for pool in chooser.pools:
         assert pool.settings is not None
@@ -265,6 +271,7 @@ def _size_new_vms(
     budget: Budget,
     outcomes: _Outcomes,
     pool_messages: dict[str, str],
+    min_loads: Mapping[str, Resources],
 ) -> list[SizedVM]:
     """Assign each class to its best pool, size, and pass refused pods to the next pool."""
     # Per class: the pools to try, best first, and what the pools tried so far said.
@@ -297,6 +304,7 @@ def _size_new_vms(
                 snapshot.shape_bounds,
                 chooser.overhead[pool.name],
                 budget,
+                min_loads.get(pool.name),
             )
             vms.extend(sizing.vms)
             for vm in sizing.vms:

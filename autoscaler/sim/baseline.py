@@ -3,7 +3,8 @@
 It behaves like cluster-autoscaler with one node group per pool, all of one VM shape: pending
 pods go first onto existing and launching nodes, then first-fit into new nodes of the fixed
 shape; a node below the utilisation threshold for the unneeded time whose pods fit elsewhere
-is drained and deleted. It reuses the core's predicates, placement, overhead model and
+is drained and deleted, and no node is removed within 10 min of a scale-up
+(``--scale-down-delay-after-add``). It reuses the core's predicates, placement, overhead model and
 eviction rules, so the comparison isolates the sizing and disruption policy.
 """
 
@@ -49,9 +50,15 @@ class BaselineConfig:
     provision_timeout: float = 900.0  # --max-node-provision-time
     drain_timeout: float = 600.0
     max_empty_deletions: int = 10  # --max-empty-bulk-delete
+    delay_after_add: float = 600.0  # --scale-down-delay-after-add
 
     def durations(self) -> tuple[float, ...]:
-        return (self.unneeded_seconds, self.provision_timeout, self.drain_timeout)
+        return (
+            self.unneeded_seconds,
+            self.provision_timeout,
+            self.drain_timeout,
+            self.delay_after_add,
+        )
 
 
 @dataclass
@@ -70,6 +77,7 @@ class FixedShapeAutoscaler:
         self.config = config
         self._unneeded = FirstSeen()
         self._drains: dict[str, float] = {}
+        self._last_add: float | None = None
 
     def decide(self, snapshot: Snapshot, now: float) -> Plan:
         pools = {p.name: p for p in snapshot.pools if p.settings is not None}
@@ -80,7 +88,9 @@ class FixedShapeAutoscaler:
         live = [vm for vm in snapshot.vms if vm.name not in deleted and _counts(vm)]
         launches, explanations = self._scale_up(snapshot, pools, nodes, bound, live)
         actions.extend(launches)
-        if not launches:
+        if launches:
+            self._last_add = now
+        else:
             actions.extend(self._scale_down(snapshot, pools, nodes, bound, now))
         return Plan(actions=tuple(actions), explanations=tuple(explanations))
 
@@ -269,6 +279,8 @@ class FixedShapeAutoscaler:
         due = [
             n for n in candidates if self._unneeded.elapsed(n, now) >= self.config.unneeded_seconds
         ]
+        if self._last_add is not None and now - self._last_add < self.config.delay_after_add:
+            due = []  # unneeded timers keep running; nothing is removed during the cooldown
         empties = 0
         leaving: set[str] = set(self._drains)
         for name in due:

@@ -1,31 +1,84 @@
 """The tenant's kube-scheduler: each cycle binds pending pods to Ready schedulable nodes.
 
-Placement uses the core's predicates and first-fit placement over nodes ordered most-requested
-first (a deterministic stand-in for the scheduler's MostAllocated scoring). Pods that fit
-nowhere get ``PodScheduled=False`` with reason Unschedulable, which is what the autoscaler
-watches for. A cycle is skipped when nothing changed since the last one.
+Feasibility uses the core's predicates. Scoring follows kube-scheduler's default profile,
+NodeResourcesFit with the LeastAllocated strategy: each pod goes to the feasible node that
+keeps the most cpu and memory free (the mean of the two free shares once the pod is on it),
+ties broken by node name. So pods spread over nodes as they do in a real cluster, and do
+not follow the autoscaler's plan. Pods are taken by priority, then oldest first. Pods that
+fit nowhere get ``PodScheduled=False`` with reason Unschedulable, which is what the
+autoscaler watches for. A cycle is skipped when nothing changed since the last one.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import heapq
+from collections.abc import Sequence
 
+from autoscaler.api.resources import Resources
+from autoscaler.core.equivalence import PodClass, group_equivalent
 from autoscaler.core.model import Pod
 from autoscaler.core.predicates import NodeState
-from autoscaler.core.scheduling import place
 from autoscaler.sim.engine import Engine
 from autoscaler.sim.world import World
 
 
-def _most_requested_first(state: NodeState) -> tuple[float, str]:
-    alloc = state.allocatable
-    used = state.used
-    share = max(
-        used.cpu / alloc.cpu if alloc.cpu else 1.0,
-        used.memory / alloc.memory if alloc.memory else 1.0,
-    )
-    return (-share, state.name)
+def free_share_after(state: NodeState, requests: Resources) -> float:
+    """LeastAllocated's score: the mean free share of cpu and memory with the pod added."""
+    alloc, used = state.allocatable, state.used
+    shares = [
+        (alloc[name] - used[name] - requests[name]) / alloc[name] if alloc[name] > 0 else 0.0
+        for name in ("cpu", "memory")
+    ]
+    return sum(shares) / len(shares)
+
+
+def _queue_order(cls: PodClass) -> tuple[int, float, str]:
+    first = min(cls.pods, key=lambda p: (p.created, p.key))
+    return (-first.priority, first.created, first.key)
+
+
+def place_least_allocated(pods: Sequence[Pod], nodes: Sequence[NodeState]) -> dict[str, str]:
+    """Bind each pod to its best-scoring feasible node; return pod key -> node name and add
+    the pods to ``nodes``."""
+    if not pods or not nodes:
+        return {}
+    with_identity = any(n.has_anti_affinity_pods for n in nodes) or None
+    placed: dict[str, str] = {}
+    for cls in sorted(group_equivalent(pods, with_identity), key=_queue_order):
+        _place_class(cls, nodes, placed)
+    return placed
+
+
+def _place_class(cls: PodClass, nodes: Sequence[NodeState], placed: dict[str, str]) -> None:
+    rep = cls.representative
+    requests = rep.requests
+    per_pod = cls.per_pod_checks
+    heap = [
+        (-free_share_after(node, requests), node.name, index)
+        for index, node in enumerate(nodes)
+        if node.static_failure(rep) is None
+    ]
+    heapq.heapify(heap)
+    todo = sorted(cls.pods, key=lambda p: (p.created, p.key))
+    for pod in todo:
+        skipped = []
+        while heap:
+            entry = heapq.heappop(heap)
+            node = nodes[entry[2]]
+            fits = node.dynamic_failure(pod) if per_pod else node.how_many(cls.vector) > 0
+            if fits is None or fits is True:
+                node.add(pod)
+                placed[pod.key] = node.name
+                heapq.heappush(heap, (-free_share_after(node, requests), node.name, entry[2]))
+                break
+            if per_pod:  # another pod of the class may still fit there
+                skipped.append(entry)
+        for entry in skipped:
+            heapq.heappush(heap, entry)
+        if not heap:
+            break
 
 
 class Scheduler:
@@ -46,10 +99,9 @@ class Scheduler:
             return
         self.cycles += 1
         states = sorted(
-            (n.state for n in world.ready_nodes() if n.state.schedulable),
-            key=_most_requested_first,
+            (n.state for n in world.ready_nodes() if n.state.schedulable), key=lambda s: s.name
         )
-        placed = place(pending, states) if states else {}
+        placed = place_least_allocated(pending, states)
         now = self._engine.now
         for key, node_name in sorted(placed.items()):
             world.bind(key, node_name, placed=True)

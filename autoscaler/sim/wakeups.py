@@ -65,6 +65,9 @@ class CoreWakeups:
             remaining = core.backoff_remaining(name, now)
             if remaining > 0:
                 yield now + remaining
+        consolidation = core.next_consolidation_check()
+        if consolidation is not None:
+            yield max(consolidation, now)
         draining = set(core.draining())
         if draining:
             yield now + config.drain_retry_interval

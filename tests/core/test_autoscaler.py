@@ -56,7 +56,7 @@ def test_scale_down_waits_for_the_validation_delay_then_cordons_and_drains() -> 
 
 
 def test_a_candidate_needed_again_during_validation_is_not_touched() -> None:
-    autoscaler = Autoscaler()
+    autoscaler = Autoscaler(CoreConfig(consolidation=False))
     snapshot = two_nodes_one_empty()
     busy = world(
         [make_node("n1"), make_node("n2")],
@@ -183,8 +183,8 @@ def test_a_failed_launch_backs_the_pool_off_and_explains_it() -> None:
     assert [a.pods for a in of_type(after, LaunchVM)] == [("default/p",)]
 
 
-def test_a_pool_that_just_launched_does_not_shrink_during_the_cooldown() -> None:
-    config = CoreConfig(scale_down_validation_delay=0.0)
+def test_a_pool_that_just_launched_does_not_shrink_during_a_configured_cooldown() -> None:
+    config = CoreConfig(scale_down_validation_delay=0.0, scale_down_cooldown_after_scale_up=120.0)
     autoscaler = Autoscaler(config)
     pool = make_pool(scale_down_unneeded_seconds=0.0)
     nodes = [make_node("n1"), make_node("n2")]

@@ -6,7 +6,8 @@ the tests of the whole state machine use the real scale-up.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from test_autoscaler_world import (
@@ -33,6 +34,7 @@ CONFIG = CoreConfig()
 @dataclass(frozen=True)
 class _Result:
     launches: tuple[LaunchVM, ...]
+    placements: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 def no_relaunch(snapshot: Snapshot, pools: Sequence[Pool]) -> _Result:
@@ -353,15 +355,14 @@ def test_over_max_deletes_launching_vms_first() -> None:
 def test_hold_reasons() -> None:
     pool = make_pool()
     empty = world([make_node("n1")])
-    launching = Lifecycle(CONFIG).step(
-        world(vms=[vm_for(make_node("v"), node_name=None, phase=VMPhase.PENDING)]), 0.0
+    launching = world(
+        [make_node("n1")], vms=[vm_for(make_node("v"), node_name=None, phase=VMPhase.PENDING)]
     )
 
     def hold(snapshot: Snapshot = empty, **kw: object) -> str | None:
         values: dict[str, object] = {
             "snapshot": snapshot,
             "pending": [p for p in snapshot.pods if p.node_name is None],
-            "launching": [],
             "last_launch": None,
             "now": 1000.0,
             "config": CONFIG,
@@ -370,9 +371,12 @@ def test_hold_reasons() -> None:
         return hold_reason(pool, **values)  # type: ignore[arg-type]
 
     assert hold() is None
-    assert "launching" in (hold(launching=launching.launching("general")) or "")
-    assert "cooldown" in (hold(last_launch=1000.0 - 60.0) or "")
-    assert hold(last_launch=1000.0 - 121.0) is None
+    # Launching VMs alone do not hold a pool: removals are checked against the next scale-up.
+    assert hold(launching) is None
+    cooldown = CoreConfig(scale_down_cooldown_after_scale_up=120.0)
+    assert "cooldown" in (hold(last_launch=1000.0 - 60.0, config=cooldown) or "")
+    assert hold(last_launch=1000.0 - 121.0, config=cooldown) is None
+    assert hold(last_launch=1000.0 - 60.0) is None  # no cooldown by default
     servable = world([make_node("n1")], [pending_pod("p", cpu=1000)])
     assert "default/p" in (hold(servable) or "")
     too_big = world([make_node("n1")], [pending_pod("huge", cpu=64_000)])
