@@ -32,10 +32,9 @@ from autoscaler.core.eviction import node_blockers, still_draining
 from autoscaler.core.future_node import future_node
 from autoscaler.core.lifecycle import Lifecycle, LifecycleResult
 from autoscaler.core.model import Node, Pod, Pool, Snapshot
-from autoscaler.core.pending import is_pending
+from autoscaler.core.nodecache import NodeCache
 from autoscaler.core.scaledown import Candidate, ScaleDown, hold_reason, room_elsewhere
 from autoscaler.core.scaleup import ScaleUpResult, plan_scale_up
-from autoscaler.core.scheduling import bound_pods_by_node
 from autoscaler.core.timers import FirstSeen, format_duration
 
 
@@ -51,11 +50,15 @@ class _Drain:
 
 
 class Autoscaler:
-    def __init__(self, config: CoreConfig = DEFAULT_CONFIG) -> None:
+    def __init__(
+        self, config: CoreConfig = DEFAULT_CONFIG, *, node_cache: NodeCache | None = None
+    ) -> None:
+        """``node_cache`` keeps per-node work between passes (by default a new one)."""
         self.config = config
         self._lifecycle = Lifecycle(config)
         self._schedulers = frozenset(config.scheduler_names)
-        self._scale_down = ScaleDown(config, self._plan_scale_up)
+        self._cache = node_cache if node_cache is not None else NodeCache()
+        self._scale_down = ScaleDown(config, self._plan_scale_up, self._cache)
         self._last_launch: dict[str, float] = {}
         self._proposed = FirstSeen()
         self._drains: dict[str, _Drain] = {}
@@ -64,7 +67,7 @@ class Autoscaler:
         self._growth: list[tuple[float, str, Resources]] = []
 
     def _plan_scale_up(self, snapshot: Snapshot, pools: Sequence[Pool]) -> ScaleUpResult:
-        return plan_scale_up(snapshot, pools, self._schedulers)
+        return plan_scale_up(snapshot, pools, self._schedulers, cache=self._cache)
 
     def _recent_growth(self, now: float) -> dict[str, Resources]:
         """Per pool, the requests of the pods it launched VMs for within the growth window."""
@@ -76,7 +79,7 @@ class Autoscaler:
         return totals
 
     def _record_growth(self, snapshot: Snapshot, launches: Sequence[LaunchVM], now: float) -> None:
-        if self.config.growth_window <= 0:
+        if self.config.growth_window <= 0 or not launches:
             return
         requests = {pod.key: pod.requests for pod in snapshot.pods}
         for launch in launches:
@@ -86,6 +89,12 @@ class Autoscaler:
             self._growth.append((now, launch.pool, total))
 
     # Read-only views, for status and metrics ---------------------------------------------
+    @property
+    def node_cache(self) -> NodeCache:
+        """The per-node work kept between passes (its ``enabled`` may be turned off before the
+        first pass, to compare decisions with and without it)."""
+        return self._cache
+
     def draining(self) -> tuple[str, ...]:
         return tuple(sorted(self._drains))
 
@@ -100,6 +109,7 @@ class Autoscaler:
 
     # The pass -----------------------------------------------------------------------------
     def decide(self, snapshot: Snapshot, now: float) -> Plan:
+        self._cache.begin(snapshot)
         lifecycle = self._lifecycle.step(snapshot, now)
         actions: list[Action] = list(lifecycle.actions)
         pools = sorted(snapshot.pools, key=lambda p: p.name)
@@ -121,7 +131,9 @@ class Autoscaler:
         active = [pool for pool in valid if pool.name not in backing_off]
 
         world = self._world(snapshot, lifecycle)
-        scale_up = plan_scale_up(world, active, self._schedulers, self._recent_growth(now))
+        scale_up = plan_scale_up(
+            world, active, self._schedulers, self._recent_growth(now), cache=self._cache
+        )
         self._record_growth(world, scale_up.launches, now)
         actions.extend(scale_up.launches)
         explanations = self._explain(scale_up.explanations, world, pools, backing_off)
@@ -135,10 +147,8 @@ class Autoscaler:
         launched_now = {key for launch in scale_up.launches for key in launch.pods}
         unplaced = [
             pod
-            for pod in world.pods
-            if is_pending(pod, self._schedulers)
-            and pod.key not in scale_up.placements
-            and pod.key not in launched_now
+            for pod in self._cache.pending(world.pods, self._schedulers)
+            if pod.key not in scale_up.placements and pod.key not in launched_now
         ]
         launching_pools = {la.pool for la in scale_up.launches if la.pods}
         holds = self._holds(world, now, valid, unplaced, launching_pools)
@@ -230,7 +240,7 @@ class Autoscaler:
 
     def _follow_drains(self, snapshot: Snapshot, now: float, disrupting: set[str]) -> list[Action]:
         nodes = {node.name: node for node in snapshot.nodes}
-        bound = bound_pods_by_node(snapshot.pods)
+        bound = self._cache.bound(snapshot.pods)
         vm_of_node = {vm.node_name or vm.name: vm.name for vm in snapshot.vms}
         actions: list[Action] = []
         for name in sorted(disrupting):
@@ -315,7 +325,7 @@ class Autoscaler:
         if blockers:
             needed = f"{blockers[0]}"
         elif reason in (Reason.EMPTY, Reason.UNDERUTILIZED) and not room_elsewhere(
-            snapshot, node.name, disrupting
+            snapshot, node.name, disrupting, self._cache
         ):
             needed = "its pods no longer fit on other nodes"
         if needed is not None:

@@ -70,7 +70,7 @@ class CoreConfig:
     # New VMs of a pool are sized to hold at least what the pool launched for in this long
     # (about a VM's boot time): a pool that keeps growing gets fewer, larger VMs, whose room
     # the next pending pods take while they boot. 0 sizes every VM tightly for its batch.
-    growth_window: float = 3 * 60
+    growth_window: float = 10 * 60
 
     # Pending pods are ours to serve only when one of these schedulers marked them unschedulable.
     scheduler_names: tuple[str, ...] = (DEFAULT_SCHEDULER,)

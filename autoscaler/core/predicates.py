@@ -180,6 +180,7 @@ class NodeState:
         "_anti_affinity_pods",
         "_free",
         "_ports",
+        "_shared",
         "_signature",
         "_used",
         "labels",
@@ -215,6 +216,7 @@ class NodeState:
         self._ports: list[HostPort] = []
         self._anti_affinity_pods: list[Pod] = []
         self._signature: tuple[object, ...] | None = None
+        self._shared = False
         for pod in pods:
             self.add(pod)
 
@@ -229,6 +231,37 @@ class NodeState:
             schedulable=not node.unschedulable,
             node_name=node.name,
         )
+
+    def copy(self) -> NodeState:
+        """An independent state with the same pods, far cheaper than adding them again.
+
+        The copy shares its containers with this state until its first change (copy on
+        write), so neither may have ``pods`` changed other than through its methods.
+        """
+        clone = NodeState.__new__(NodeState)
+        clone.name = self.name
+        clone.node_name = self.node_name
+        clone.labels = self.labels
+        clone.taints = self.taints
+        clone.schedulable = self.schedulable
+        clone._allocatable = self._allocatable
+        clone._alloc = self._alloc
+        clone._free = self._free
+        clone._signature = self._signature
+        clone.pods = self.pods
+        clone._used = self._used
+        clone._ports = self._ports
+        clone._anti_affinity_pods = self._anti_affinity_pods
+        clone._shared = self._shared = True
+        return clone
+
+    def _own(self) -> None:
+        """Take private copies of the containers shared with a copy, before a change."""
+        self.pods = list(self.pods)
+        self._used = dict(self._used)
+        self._ports = list(self._ports)
+        self._anti_affinity_pods = list(self._anti_affinity_pods)
+        self._shared = False
 
     def __repr__(self) -> str:
         return f"NodeState({self.name!r}, pods={len(self.pods)}, free={self.free!r})"
@@ -316,6 +349,8 @@ class NodeState:
 
     # Mutation ---------------------------------------------------------------------------------
     def add(self, pod: Pod) -> None:
+        if self._shared:
+            self._own()
         self._account(pod.requests, 1)
         self._track(pod)
 
@@ -323,6 +358,8 @@ class NodeState:
         """Add pods that all request exactly ``requests``, in one step."""
         if not pods:
             return
+        if self._shared:
+            self._own()
         count = len(pods)
         used = self._used
         for name, amount in amounts(requests):
@@ -337,6 +374,8 @@ class NodeState:
 
     def remove(self, pod: Pod) -> None:
         """Remove a pod placed here before (matched by key); unknown pods are ignored."""
+        if self._shared:
+            self._own()
         key = pod.key
         for index, placed in enumerate(self.pods):
             if placed.key == key:

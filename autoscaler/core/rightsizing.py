@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from math import ceil
+from typing import Final
 
 from autoscaler.api.policy import Shape, ShapeBounds, TenantLimits
 from autoscaler.api.resources import CPU, MEMORY, PODS, Resources
@@ -22,6 +24,12 @@ from autoscaler.core.overhead import GI, host_footprint, node_allocatable
 from autoscaler.core.predicates import NodeState, amounts
 from autoscaler.core.scheduling import place_class
 from autoscaler.core.shapes import ShapeCatalog, catalog
+
+# While a pool grows, its new VMs are at least the smallest shape whose kubelet reservations
+# and DaemonSet pods take at most this share of its cpu.
+GROWTH_OVERHEAD_SHARE: Final = 0.05
+# ... once its recent growth is at least this share of such a VM: a one-off launch is no trend.
+GROWTH_EVIDENCE_SHARE: Final = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,9 +233,7 @@ class _PoolSizer:
             load = self.load(node.pods)
             shape = self.catalog.smallest_holding(load) or bin_shape
             if self.min_load:
-                grown = {**load, CPU: max(load.get(CPU, 0), self.min_load.cpu)}
-                grown[MEMORY] = max(load.get(MEMORY, 0), self.min_load.memory)
-                roomier = self.catalog.smallest_holding(grown) or bin_shape
+                roomier = self.catalog.smallest_holding(self.grown(load)) or bin_shape
                 if roomier.cpu >= shape.cpu and roomier.memory >= shape.memory:
                     shape = roomier
             planned.append((shape, node.pods))
@@ -235,6 +241,21 @@ class _PoolSizer:
         planned.sort(key=lambda item: (-item[0].cpu, -item[0].memory))
         for shape, bin_pods in planned:
             self.launch(shape, bin_pods)
+
+    def grown(self, load: Mapping[str, int]) -> dict[str, int]:
+        """``load`` raised to the pool's recent growth, and while the pool grows at all, to at
+        least a node whose per-node overhead is a small share of it (the mix of cpu and
+        memory kept), since small nodes lose much of themselves to reservations and
+        DaemonSets."""
+        cpu = max(load.get(CPU, 0), self.min_load.cpu)
+        memory = max(load.get(MEMORY, 0), self.min_load.memory)
+        efficient = self.catalog.efficient_cpu(self.overhead.cpu, GROWTH_OVERHEAD_SHARE)
+        if efficient is not None and cpu > 0:
+            floor = self.catalog.allocatable_cpu(efficient)
+            if cpu < floor and self.min_load.cpu >= GROWTH_EVIDENCE_SHARE * floor:
+                memory = ceil(memory * floor / cpu)
+                cpu = floor
+        return {**load, CPU: cpu, MEMORY: memory}
 
     def pack(self, classes: list[PodClass], shape: Shape, room: Resources) -> list[NodeState]:
         def share(cls: PodClass) -> tuple[int, float, int, int]:

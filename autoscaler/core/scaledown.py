@@ -24,20 +24,13 @@ from typing import Final, Protocol
 from autoscaler.core.actions import DeleteVM, LaunchVM, Reason
 from autoscaler.core.config import CoreConfig
 from autoscaler.core.drift import Rotation, rotation
-from autoscaler.core.eviction import Blocker, movable_pods, node_blockers
+from autoscaler.core.eviction import Blocker, movable_pods
 from autoscaler.core.future_node import future_node
 from autoscaler.core.lifecycle import LifecycleResult
-from autoscaler.core.model import (
-    Node,
-    Pod,
-    PodDisruptionBudget,
-    PodPhase,
-    Pool,
-    Snapshot,
-)
-from autoscaler.core.overhead import node_allocatable
+from autoscaler.core.model import Node, Pod, PodPhase, Pool, Snapshot
+from autoscaler.core.nodecache import NodeCache, blocking_pdbs_by_namespace
 from autoscaler.core.predicates import NodeState
-from autoscaler.core.scheduling import bound_pods_by_node, place
+from autoscaler.core.scheduling import place
 from autoscaler.core.shapes import catalog
 from autoscaler.core.timers import FirstSeen, format_duration
 
@@ -72,7 +65,8 @@ class Candidate:
 CONSOLIDATION_INTERVAL: Final = 60.0
 # A replacement whose old nodes could not be drained within this long is given up.
 REPLACEMENT_DEADLINE: Final = 15 * 60.0
-# A replacement must cost at most this share of the nodes it replaces.
+# A replacement must cost at most this share of the VMs it replaces (shape against shape, so
+# that merging small nodes saves their reservations and DaemonSet pods).
 REPLACEMENT_MAX_COST_SHARE: Final = 0.75
 # At most this many nodes are weighed for one replacement.
 REPLACEMENT_MAX_NODES: Final = 8
@@ -120,21 +114,6 @@ class _Info:
     def sort_key(self) -> tuple[int, float, float, str]:
         # The cheapest disruption first: fewest pods, lowest utilisation, oldest, then name.
         return (len(self.moved), self.utilization, self.node.created, self.node.name)
-
-
-def utilization(node: Node, pods: Iterable[Pod]) -> float:
-    """max(cpu, memory) requested by ``pods`` (all on the node, DaemonSet pods included) over
-    the node's allocatable; a resource the node lacks counts as full once requested."""
-    cpu = memory = 0
-    for pod in pods:
-        cpu += pod.requests.cpu
-        memory += pod.requests.memory
-    alloc = node.allocatable
-    ratios = [
-        used / total if total > 0 else (1.0 if used > 0 else 0.0)
-        for used, total in ((cpu, alloc.cpu), (memory, alloc.memory))
-    ]
-    return max(ratios)
 
 
 def could_serve(pool: Pool, pod: Pod, snapshot: Snapshot) -> bool:
@@ -227,12 +206,16 @@ def relaunched(result: Launches, pods: Iterable[Pod]) -> set[str]:
 
 
 def destinations(
-    nodes: Iterable[Node], bound: Mapping[str, Sequence[Pod]], leaving: Collection[str]
+    nodes: Iterable[Node],
+    bound: Mapping[str, Sequence[Pod]],
+    leaving: Collection[str],
+    cache: NodeCache | None = None,
 ) -> list[NodeState]:
     """Nodes that can take pods, in name order, with the pods of ``leaving`` nodes (which
     cannot take any) already placed on them where they fit."""
+    cache = cache if cache is not None else NodeCache(enabled=False)
     states = [
-        NodeState.from_node(node, bound.get(node.name, ()))
+        cache.state(node, bound.get(node.name, ()))
         for node in sorted(nodes, key=lambda n: n.name)
         if node.ready and not node.unschedulable and not node.deleting and node.name not in leaving
     ]
@@ -241,22 +224,28 @@ def destinations(
     return states
 
 
-def room_elsewhere(snapshot: Snapshot, node: str, leaving: Collection[str]) -> bool:
+def room_elsewhere(
+    snapshot: Snapshot, node: str, leaving: Collection[str], cache: NodeCache | None = None
+) -> bool:
     """Whether the pods a drain of ``node`` moves fit on the nodes that stay, after the pods
     of the other ``leaving`` nodes took their room."""
-    bound = bound_pods_by_node(snapshot.pods)
+    cache = cache if cache is not None else NodeCache(enabled=False)
+    bound = cache.bound(snapshot.pods)
     moved = movable_pods(bound.get(node, ()))
     others = set(leaving) - {node}
-    states = [s for s in destinations(snapshot.nodes, bound, others) if s.name != node]
+    states = [s for s in destinations(snapshot.nodes, bound, others, cache) if s.name != node]
     return _try_place(moved, states, {s.name: s for s in states}) is not None
 
 
 class ScaleDown:
     """Chooses the nodes to disrupt each pass; keeps the unneeded-since timers."""
 
-    def __init__(self, config: CoreConfig, plan_scale_up: ScaleUpPlanner) -> None:
+    def __init__(
+        self, config: CoreConfig, plan_scale_up: ScaleUpPlanner, cache: NodeCache | None = None
+    ) -> None:
         self.config = config
         self.plan_scale_up = plan_scale_up
+        self.cache = cache if cache is not None else NodeCache()
         self.unneeded_since = FirstSeen()
         # Pool -> the replacement launched for some of its nodes, until they are drained.
         self.replacing: dict[str, Replacement] = {}
@@ -319,11 +308,10 @@ class _Pass:
         self.leaving = set(leaving)
         self.lifecycle = lifecycle
         self.scale_up_pools = scale_up_pools
-        self.bound = bound_pods_by_node(snapshot.pods)
+        self.cache = owner.cache
+        self.bound = self.cache.bound(snapshot.pods)
         self.nodes = sorted(snapshot.nodes, key=lambda n: n.name)
-        self.pdbs: dict[str, list[PodDisruptionBudget]] = {}
-        for pdb in snapshot.pdbs:
-            self.pdbs.setdefault(pdb.namespace, []).append(pdb)
+        self.blocking = blocking_pdbs_by_namespace(snapshot.pdbs)
         self.infos = self._candidates(set(excluded))
         self.budget, self.above_min = self._pool_limits()
         self.per_pass = self.config.max_disrupted_per_pass
@@ -331,7 +319,7 @@ class _Pass:
 
     # Inputs -------------------------------------------------------------------------------
     def _destinations(self) -> list[NodeState]:
-        return destinations(self.nodes, self.bound, self.leaving)
+        return destinations(self.nodes, self.bound, self.leaving, self.cache)
 
     def _candidates(self, excluded: set[str]) -> list[_Info]:
         infos: list[_Info] = []
@@ -341,17 +329,19 @@ class _Pass:
                 continue
             if not node.ready or node.unschedulable or node.deleting:
                 continue
-            pods = self.bound.get(node.name, [])
-            moved = movable_pods(pods)
-            blockers = node_blockers(moved, self._pdbs_for(moved))
-            used = utilization(node, pods)
-            infos.append(_Info(node, pool, moved, blockers, used, rotation(node, pool, self.now)))
+            facts = self.cache.facts(node, self.bound.get(node.name, ()))
+            infos.append(
+                _Info(
+                    node,
+                    pool,
+                    facts.moved,
+                    facts.blockers(self.blocking),
+                    facts.utilization,
+                    rotation(node, pool, self.now),
+                )
+            )
         infos.sort(key=_Info.sort_key)
         return infos
-
-    def _pdbs_for(self, pods: Iterable[Pod]) -> list[PodDisruptionBudget]:
-        namespaces = sorted({pod.namespace for pod in pods})
-        return [pdb for ns in namespaces for pdb in self.pdbs.get(ns, ())]
 
     def _pool_limits(self) -> tuple[dict[str, int], dict[str, int]]:
         """Per pool: disruptions the budget still allows, and nodes above ``min_nodes``."""
@@ -506,14 +496,15 @@ class _Pass:
         )[:REPLACEMENT_MAX_NODES]
         limit = min(self.per_pass, self.budget.get(pool.name, 0))
         limit = min(limit, self.above_min.get(pool.name, 0) + 1, len(infos))
+        shapes = self._shape_costs()
         best: tuple[float, list[_Info], LaunchVM] | None = None
         for count in range(1, limit + 1):
             group = infos[:count]
             launch = self._one_vm_for(pool, group)
             if launch is None:
                 break
-            old = sum(shape_cost(i.node.allocatable.cpu, i.node.allocatable.memory) for i in group)
-            new = shape_cost(*_allocatable_cpu_memory(launch))
+            old = sum(shapes.get(i.node.name, _node_cost(i.node)) for i in group)
+            new = shape_cost(launch.shape.cpu, launch.shape.memory)
             if new <= REPLACEMENT_MAX_COST_SHARE * old and (best is None or old - new > best[0]):
                 best = (old - new, group, launch)
         if best is None:
@@ -528,6 +519,14 @@ class _Pass:
             reason=Reason.UNDERUTILIZED,
             detail=f"replaces {', '.join(names)} with one cheaper VM",
         )
+
+    def _shape_costs(self) -> dict[str, float]:
+        """Node name -> the cost of the VM behind it: what the tenant pays for the node,
+        reservations and DaemonSet pods included."""
+        return {
+            vm.node_name or vm.name: shape_cost(vm.shape.cpu, vm.shape.memory)
+            for vm in self.snapshot.vms
+        }
 
     def _one_vm_for(self, pool: Pool, group: Sequence[_Info]) -> LaunchVM | None:
         """The single VM of ``pool`` the next scale-up would launch for the pods of
@@ -701,10 +700,9 @@ class _Pass:
         ]
 
 
-def _allocatable_cpu_memory(launch: LaunchVM) -> tuple[int, int]:
-    """What a node of the launched shape offers, comparable to a Node's allocatable."""
-    alloc = node_allocatable(launch.shape)
-    return alloc.cpu, alloc.memory
+def _node_cost(node: Node) -> float:
+    """The cost of a node with no known VM: its allocatable, a lower bound of its shape."""
+    return shape_cost(node.allocatable.cpu, node.allocatable.memory)
 
 
 def _try_place(

@@ -18,11 +18,12 @@ from autoscaler.core.actions import Explanation, LaunchVM, Verdict
 from autoscaler.core.equivalence import PodClass, group_equivalent
 from autoscaler.core.future_node import future_node, pool_daemonset_overhead
 from autoscaler.core.model import Node, Pod, Pool, Snapshot, VMPhase
+from autoscaler.core.nodecache import NodeCache
 from autoscaler.core.overhead import GI, kubelet_reserved, node_allocatable
-from autoscaler.core.pending import DEFAULT_SCHEDULERS, pending_pods
+from autoscaler.core.pending import DEFAULT_SCHEDULERS
 from autoscaler.core.predicates import NodeState
 from autoscaler.core.rightsizing import Budget, SizedVM, size_for_classes, top_up_min_nodes
-from autoscaler.core.scheduling import bound_pods_by_node, place_classes
+from autoscaler.core.scheduling import place_classes
 from autoscaler.core.shapes import catalog
 
 SAMPLE_SIZE = 3
@@ -92,7 +93,7 @@ def _pool_node_counts(snapshot: Snapshot) -> dict[str, int]:
 
 
 def _launching_nodes(
-    snapshot: Snapshot, pools: Mapping[str, Pool], bound: Mapping[str, list[Pod]]
+    snapshot: Snapshot, pools: Mapping[str, Pool], bound: Mapping[str, Sequence[Pod]]
 ) -> list[NodeState]:
     """The nodes that VMs still on their way will become."""
     nodes = {node.name: node for node in snapshot.nodes}
@@ -190,21 +191,24 @@ def plan_scale_up(
     pools: Sequence[Pool],
     schedulers: frozenset[str] = DEFAULT_SCHEDULERS,
     min_loads: Mapping[str, Resources] | None = None,
+    cache: NodeCache | None = None,
 ) -> ScaleUpResult:
     """Plan for every pending pod; launch VMs only in the given (active) pools.
 
     ``min_loads`` maps a pool to the load each of its new VMs is sized to hold at least
-    (see :func:`~autoscaler.core.rightsizing.size_for_classes`)."""
-    pending = pending_pods(snapshot.pods, schedulers)
+    (see :func:`~autoscaler.core.rightsizing.size_for_classes`); ``cache`` reuses the
+    NodeStates of unchanged nodes from earlier plans."""
+    cache = cache if cache is not None else NodeCache(enabled=False)
+    pending = cache.pending(snapshot.pods, schedulers)
     # One grouping serves every step; it carries identity if any pod has anti-affinity.
-    with_identity = any(p.required_anti_affinity for p in snapshot.pods)
+    with_identity = cache.any_anti_affinity(snapshot.pods)
     rest = group_equivalent(pending, with_identity)
     outcomes = _Outcomes(rest)
     placements: dict[str, str] = {}
     if rest:
-        bound = bound_pods_by_node(snapshot.pods)
+        bound = cache.bound(snapshot.pods)
         ready = sorted((n for n in snapshot.nodes if _schedulable(n)), key=lambda n: n.name)
-        existing = [NodeState.from_node(n, bound.get(n.name, ())) for n in ready]
+        existing = [cache.state(n, bound.get(n.name, ())) for n in ready]
         rest = _settle(rest, existing, Verdict.FITS_EXISTING, placements, outcomes)
         if rest:
             known = {p.name: p for p in snapshot.pools}

@@ -13,7 +13,12 @@ from typing import Final
 
 from autoscaler.api.policy import IntRange, PoolSettings, Shape, ShapeBounds
 from autoscaler.api.resources import CPU, MEMORY
-from autoscaler.core.overhead import LAUNCHER_CPU_MILLICORES, host_footprint, node_allocatable
+from autoscaler.core.overhead import (
+    LAUNCHER_CPU_MILLICORES,
+    host_footprint,
+    kubelet_reserved,
+    node_allocatable,
+)
 
 # A grid finer than this is sampled evenly (every sample is still on the grid), so that a
 # platform team that writes ``step: 1`` does not make sizing enumerate billions of shapes.
@@ -105,6 +110,23 @@ class ShapeCatalog:
             if left > lo:
                 return Shape(cpu, memories[left - 1])
         return None
+
+    def efficient_cpu(self, per_node_cpu: int, max_share: float) -> int | None:
+        """The fewest vCPUs (in millicores) of a shape whose node loses at most ``max_share``
+        of its cpu to kubelet reservations plus ``per_node_cpu`` (DaemonSet pods); the most
+        vCPUs when none does, None for an empty catalog."""
+        candidates = [
+            cpu for cpu, (lo, hi) in zip(self._cpus, self._memory_slices, strict=True) if lo < hi
+        ]
+        for cpu in candidates:
+            lost = kubelet_reserved(Shape(cpu, self._memories[0])).cpu + per_node_cpu
+            if lost <= max_share * cpu:
+                return cpu
+        return candidates[-1] if candidates else None
+
+    def allocatable_cpu(self, cpu: int) -> int:
+        """The allocatable cpu of a node with ``cpu`` millicores (it does not vary with memory)."""
+        return node_allocatable(Shape(cpu, self._memories[0] if self._memories else 0)).cpu
 
     def smallest_holding(self, load: Mapping[str, int]) -> Shape | None:
         """The smallest shape whose node allocatable holds ``load``, or None."""

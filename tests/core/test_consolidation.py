@@ -14,7 +14,7 @@ from test_autoscaler_world import (
     world,
 )
 
-from autoscaler.api.policy import BudgetKind, DisruptionBudget
+from autoscaler.api.policy import BudgetKind, DisruptionBudget, Shape
 from autoscaler.core.actions import CordonNode, DrainNode, LaunchVM, Reason
 from autoscaler.core.autoscaler import Autoscaler
 from autoscaler.core.config import CoreConfig
@@ -85,7 +85,8 @@ def test_right_sized_nodes_are_not_replaced() -> None:
     autoscaler = Autoscaler(CONFIG)
     nodes = [make_node(f"n{i}", cpu=4000, memory=4 * GI) for i in (1, 2)]
     pods = [make_pod(f"p{i}", f"n{i}", cpu=3000, memory=2 * GI) for i in (1, 2)]
-    snapshot = world(nodes, pods, pools=[make_pool(disruption_budget=BUDGET)])
+    vms = [vm_for(n, shape=Shape(4000, 4 * GI)) for n in nodes]
+    snapshot = world(nodes, pods, pools=[make_pool(disruption_budget=BUDGET)], vms=vms)
     autoscaler.decide(snapshot, 0.0)
     assert autoscaler.decide(snapshot, UNNEEDED).actions == ()
 
