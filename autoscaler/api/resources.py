@@ -30,7 +30,7 @@ def to_quantity(name: str, units: int) -> str:
     """The canonical quantity text of ``units`` of resource ``name``."""
     if name == CPU:
         return format_quantity(Decimal(units).scaleb(-3))
-    if name in _BYTE_RESOURCES or name.startswith("hugepages-"):
+    if _is_bytes(name):
         return format_quantity(units, QuantityFormat.BINARY_SI)
     return format_quantity(units)
 
@@ -154,7 +154,25 @@ class Resources(Mapping[str, int]):
         return count if count is not None else 1 << 30
 
     def __str__(self) -> str:
-        return ", ".join(f"{k}={v}" for k, v in self.to_kubernetes().items()) or "nothing"
+        """Readable text for messages: exact quantities, or bytes rounded to 0.1 of a unit."""
+        parts = []
+        for name, units in sorted(self._amounts.items()):
+            text = to_quantity(name, units)
+            if text.isdigit() and _is_bytes(name) and units >= 1024:
+                text = _approximate_bytes(units)
+            parts.append(f"{name}={text}")
+        return ", ".join(parts) or "nothing"
+
+
+def _is_bytes(name: str) -> bool:
+    return name in _BYTE_RESOURCES or name.startswith("hugepages-")
+
+
+def _approximate_bytes(units: int) -> str:
+    for suffix, shift in (("Ti", 40), ("Gi", 30), ("Mi", 20), ("Ki", 10)):
+        if units >= 1 << shift:
+            return f"~{units / (1 << shift):.1f}{suffix}"
+    return str(units)
 
 
 EMPTY: Final = Resources()

@@ -133,3 +133,9 @@ def test_kubernetes_form_parses_back_to_the_same_vector(resources: Resources) ->
 def test_addition_then_subtraction_is_identity(a: Resources, b: Resources) -> None:
     assert (a + b) - b == a
     assert a.fits_in(a + b)
+
+
+def test_messages_show_odd_byte_amounts_rounded_to_a_readable_unit() -> None:
+    text = str(Resources.of(cpu=31_750, memory=127_192_604_344))
+    assert text == "cpu=31750m, memory=~118.5Gi"
+    assert str(Resources.of(memory=4 * 2**30)) == "memory=4Gi"
