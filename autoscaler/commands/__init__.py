@@ -10,7 +10,15 @@ Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 
 # Modules are imported lazily by name so that `--help` stays fast and a command's heavy
 # dependencies (matplotlib, kubernetes_asyncio) load only when that command runs.
-COMMAND_MODULES: tuple[str, ...] = ("render", "validate", "crds", "simulate", "bench", "run", "plan")
+COMMAND_MODULES: tuple[str, ...] = (
+    "render",
+    "validate",
+    "crds",
+    "simulate",
+    "bench",
+    "run",
+    "plan",
+)
 
 
 def registrars() -> list[Registrar]:

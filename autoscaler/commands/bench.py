@@ -19,7 +19,13 @@ def _planner(args: argparse.Namespace) -> list[dict[str, object]]:
     return [f.as_json() for f in figures]
 
 
-SUITES: dict[str, Suite] = {"planner": _planner}
+def _controller(_: argparse.Namespace) -> list[dict[str, object]]:
+    from autoscaler.bench.controller import run_controller_suite
+
+    return [run_controller_suite().as_json()]
+
+
+SUITES: dict[str, Suite] = {"planner": _planner, "controller": _controller}
 
 _COLUMNS = (
     ("name", "scenario"),
@@ -74,6 +80,10 @@ def _positive(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     rows = SUITES[args.suite](args)
+    if args.suite == "controller":  # one JSON object of figures
+        json.dump(rows[0], sys.stdout)
+        sys.stdout.write("\n")
+        return 0
     if args.json:
         json.dump({"scenarios": rows}, sys.stdout)
         sys.stdout.write("\n")

@@ -1,0 +1,65 @@
+"""The frozen Snapshot one decision of one tenant sees, built from its synced caches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from autoscaler.api.models import TenantCluster
+from autoscaler.core.model import (
+    DaemonSet,
+    Host,
+    Node,
+    Pod,
+    PodDisruptionBudget,
+    Pool,
+    Snapshot,
+    VirtualMachine,
+)
+from autoscaler.core.pools import pool_from_object
+
+
+def pools_of(nodepools: Iterable[Mapping[str, Any]], tenant: TenantCluster) -> tuple[Pool, ...]:
+    """Every NodePool as a Pool, sorted by name; an invalid one is disabled with its error."""
+    return tuple(sorted((pool_from_object(obj, tenant) for obj in nodepools), key=_name))
+
+
+def _name(pool: Pool) -> str:
+    return pool.name
+
+
+def with_node_names(
+    vms: Iterable[VirtualMachine], nodes: Iterable[Node]
+) -> tuple[VirtualMachine, ...]:
+    """VMs with ``node_name`` set where a Node registered under the VM's name."""
+    names = {node.name for node in nodes}
+    return tuple(
+        replace(vm, node_name=vm.name) if vm.node_name is None and vm.name in names else vm
+        for vm in vms
+    )
+
+
+def build_snapshot(
+    tenant: TenantCluster,
+    *,
+    pods: Sequence[Pod],
+    nodes: Sequence[Node],
+    pools: Sequence[Pool],
+    vms: Iterable[VirtualMachine],
+    hosts: Sequence[Host],
+    daemonsets: Sequence[DaemonSet] = (),
+    pdbs: Sequence[PodDisruptionBudget] = (),
+) -> Snapshot:
+    return Snapshot(
+        tenant=tenant.metadata.name,
+        pods=tuple(pods),
+        nodes=tuple(nodes),
+        vms=with_node_names(vms, nodes),
+        pools=tuple(pools),
+        hosts=tuple(hosts),
+        shape_bounds=tenant.shape_bounds(),
+        limits=tenant.tenant_limits(),
+        daemonsets=tuple(daemonsets),
+        pdbs=tuple(pdbs),
+    )

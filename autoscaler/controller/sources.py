@@ -1,0 +1,166 @@
+"""The caches of one tenant cluster: pods, nodes, NodePools, DaemonSets and disruption budgets.
+
+Pods that wait for capacity are tracked as they change, so the loop can batch them without
+scanning every pod of the cluster on each event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kubernetes_asyncio.client import (
+    ApiClient,
+    AppsV1Api,
+    CoreV1Api,
+    CustomObjectsApi,
+    PolicyV1Api,
+)
+
+from autoscaler.api.models import GROUP, VERSION
+from autoscaler.core.model import DaemonSet, Node, Pod, PodDisruptionBudget
+from autoscaler.core.pending import is_pending
+from autoscaler.kube.convert import (
+    daemonset_from_dict,
+    node_from_dict,
+    pdb_from_dict,
+    pod_from_dict,
+)
+from autoscaler.kube.informer import EventType, Informer, InformerSettings
+
+NODEPOOLS = "nodepools"
+NON_TERMINAL_PODS = "status.phase!=Succeeded,status.phase!=Failed"
+
+
+def raw_object(obj: dict[str, Any]) -> dict[str, Any]:
+    """A custom object as the controller keeps it: without managedFields."""
+    metadata = obj.get("metadata")
+    if isinstance(metadata, dict) and "managedFields" in metadata:
+        obj = {**obj, "metadata": {k: v for k, v in metadata.items() if k != "managedFields"}}
+    return obj
+
+
+async def stop_informer(informer: Informer[Any], task: asyncio.Task[None] | None) -> None:
+    """Stop an informer, cancelling its task again should a cancellation get lost in the
+    client (``asyncio.wait_for`` in Python 3.11 can swallow one)."""
+    stopping = asyncio.ensure_future(informer.stop())
+    while True:
+        done, _ = await asyncio.wait({stopping}, timeout=1.0)
+        if done:
+            with contextlib.suppress(Exception):
+                stopping.result()
+            return
+        if task is not None:
+            task.cancel()
+
+
+class TenantSources:
+    """The list+watch caches of one tenant.
+
+    ``on_pending_change(pod, added)`` is called when a pod starts or stops waiting for capacity.
+    """
+
+    def __init__(
+        self,
+        tenant: str,
+        api: ApiClient,
+        *,
+        schedulers: frozenset[str],
+        settings: InformerSettings | None = None,
+        on_pending_change: Callable[[Pod, bool], None] = lambda pod, added: None,
+        on_scheduled: Callable[[Pod, float], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        core = CoreV1Api(api)
+        custom = CustomObjectsApi(api)
+        common: dict[str, Any] = {"cluster": tenant, "settings": settings}
+        self.tenant = tenant
+        self.pods: Informer[Pod] = Informer(
+            f"{tenant}/pods",
+            core.list_pod_for_all_namespaces,
+            pod_from_dict,
+            list_kwargs={"field_selector": NON_TERMINAL_PODS},
+            **common,
+        )
+        self.nodes: Informer[Node] = Informer(
+            f"{tenant}/nodes", core.list_node, node_from_dict, **common
+        )
+        self.nodepools: Informer[dict[str, Any]] = Informer(
+            f"{tenant}/nodepools",
+            functools.partial(custom.list_cluster_custom_object, GROUP, VERSION, NODEPOOLS),
+            raw_object,
+            **common,
+        )
+        self.daemonsets: Informer[DaemonSet] = Informer(
+            f"{tenant}/daemonsets",
+            AppsV1Api(api).list_daemon_set_for_all_namespaces,
+            daemonset_from_dict,
+            **common,
+        )
+        self.pdbs: Informer[PodDisruptionBudget] = Informer(
+            f"{tenant}/poddisruptionbudgets",
+            PolicyV1Api(api).list_pod_disruption_budget_for_all_namespaces,
+            pdb_from_dict,
+            **common,
+        )
+        self._schedulers = schedulers
+        self._on_pending_change = on_pending_change
+        self._on_scheduled = on_scheduled
+        self._clock = clock
+        self.pending: dict[str, Pod] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self.pods.add_handler(self._pod_changed)
+
+    @property
+    def informers(self) -> tuple[Informer[Any], ...]:
+        return (self.pods, self.nodes, self.nodepools, self.daemonsets, self.pdbs)
+
+    def start(self) -> None:
+        self._tasks = [informer.start() for informer in self.informers]
+
+    async def stop(self) -> None:
+        for informer, task in zip(self.informers, self._tasks, strict=False):
+            await stop_informer(informer, task)
+        self._tasks = []
+
+    async def wait_synced(self) -> None:
+        """Wait until every cache has listed once (bound it with ``asyncio.timeout``)."""
+        for informer in self.informers:
+            await informer.has_synced()
+
+    @property
+    def synced(self) -> bool:
+        return all(informer.synced for informer in self.informers)
+
+    def problem(self) -> str | None:
+        """Why the caches cannot be trusted now, or None when every one is synced and healthy."""
+        for informer in self.informers:
+            if informer.last_error is not None:
+                return f"{informer.name}: {informer.last_error}"
+        for informer in self.informers:
+            if not informer.synced:
+                return f"{informer.name}: not synced yet"
+        return None
+
+    def failing(self) -> bool:
+        """Whether a list or watch failed since the cache last heard from the server."""
+        return any(informer.last_error is not None for informer in self.informers)
+
+    def _pod_changed(self, kind: EventType, key: str, pod: Pod) -> None:
+        was = self.pending.get(key)
+        now_pending = kind is not EventType.DELETED and is_pending(pod, self._schedulers)
+        if now_pending:
+            self.pending[key] = pod
+            if was is None:
+                self._on_pending_change(pod, True)
+            return
+        if was is None:
+            return
+        del self.pending[key]
+        self._on_pending_change(was, False)
+        if pod.node_name and self._on_scheduled is not None and was.unschedulable_since:
+            self._on_scheduled(pod, max(0.0, self._clock() - was.unschedulable_since))
