@@ -22,7 +22,7 @@ from kubernetes_asyncio.client import ApiClient, CustomObjectsApi
 
 from autoscaler.api.models import API_VERSION, GROUP, VERSION, InvalidObject, load_tenant_cluster
 from autoscaler.controller.garbage import GarbageCollector
-from autoscaler.controller.sources import raw_object, stop_informer
+from autoscaler.controller.sources import raw_object
 from autoscaler.controller.status_report import (
     CONNECTED,
     TENANTCLUSTERS,
@@ -127,7 +127,6 @@ class Manager:
         self.vm_namespaces: set[str] = set()  # of every TenantCluster seen, for the collector
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._informer_task: asyncio.Task[None] | None = None
         self.garbage = GarbageCollector(
             management,
             ledger=self.ledger,
@@ -173,7 +172,7 @@ class Manager:
     # Running --------------------------------------------------------------------------------
     async def start(self) -> None:
         await self.refresh_hosts()
-        self._informer_task = self.tenantclusters.start()
+        self.tenantclusters.start()
         self._tasks = [
             asyncio.create_task(self._reconcile_forever(), name="tenantclusters"),
             asyncio.create_task(
@@ -192,7 +191,7 @@ class Manager:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await stop_informer(self.tenantclusters, self._informer_task)
+        await self.tenantclusters.stop()
         for name in list(self.loops):
             await self._stop_loop(name)
         await self.clients.close()

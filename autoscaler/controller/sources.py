@@ -6,8 +6,6 @@ scanning every pod of the cluster on each event.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
 import time
 from collections.abc import Callable
@@ -42,20 +40,6 @@ def raw_object(obj: dict[str, Any]) -> dict[str, Any]:
     if isinstance(metadata, dict) and "managedFields" in metadata:
         obj = {**obj, "metadata": {k: v for k, v in metadata.items() if k != "managedFields"}}
     return obj
-
-
-async def stop_informer(informer: Informer[Any], task: asyncio.Task[None] | None) -> None:
-    """Stop an informer, cancelling its task again should a cancellation get lost in the
-    client (``asyncio.wait_for`` in Python 3.11 can swallow one)."""
-    stopping = asyncio.ensure_future(informer.stop())
-    while True:
-        done, _ = await asyncio.wait({stopping}, timeout=1.0)
-        if done:
-            with contextlib.suppress(Exception):
-                stopping.result()
-            return
-        if task is not None:
-            task.cancel()
 
 
 class TenantSources:
@@ -112,7 +96,6 @@ class TenantSources:
         self._on_scheduled = on_scheduled
         self._clock = clock
         self.pending: dict[str, Pod] = {}
-        self._tasks: list[asyncio.Task[None]] = []
         self.pods.add_handler(self._pod_changed)
 
     @property
@@ -120,12 +103,12 @@ class TenantSources:
         return (self.pods, self.nodes, self.nodepools, self.daemonsets, self.pdbs)
 
     def start(self) -> None:
-        self._tasks = [informer.start() for informer in self.informers]
+        for informer in self.informers:
+            informer.start()
 
     async def stop(self) -> None:
-        for informer, task in zip(self.informers, self._tasks, strict=False):
-            await stop_informer(informer, task)
-        self._tasks = []
+        for informer in self.informers:
+            await informer.stop()
 
     async def wait_synced(self) -> None:
         """Wait until every cache has listed once (bound it with ``asyncio.timeout``)."""

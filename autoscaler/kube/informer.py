@@ -295,10 +295,11 @@ class Informer(Generic[T]):
             if response.status != 200:
                 await read_response(response)  # raises with the status
             while True:
+                # asyncio.timeout, unlike wait_for on Python 3.11, never swallows a
+                # cancellation that races with the read finishing, so stop() cannot hang.
                 try:
-                    line = await asyncio.wait_for(
-                        response.content.readline(), settings.inactivity_timeout
-                    )
+                    async with asyncio.timeout(settings.inactivity_timeout):
+                        line = await response.content.readline()
                 except TimeoutError:
                     log.debug(
                         "%s: watch quiet for %.0fs, re-watching",
