@@ -399,7 +399,8 @@ class KubevirtAgent(Agent):
                 vmi = await self._patch_vmi(tracked, {"status": status}) or vmi
                 await self._vm_status(tracked, "ErrorUnschedulable", created=True, ready=False)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), self.config.timing.unschedulable_retry)
+                async with asyncio.timeout(self.config.timing.unschedulable_retry):
+                    await changed.wait()
 
     async def _schedule(
         self, tracked: _Tracked, vmi: JsonDict, host: str, demand: VMDemand

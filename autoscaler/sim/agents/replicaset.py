@@ -135,7 +135,8 @@ class ReplicaSetAgent(Agent):
             except AgentCallError as error:
                 log.warning("%s", error)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), 5.0)
+                async with asyncio.timeout(5.0):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def reconcile(self) -> None:

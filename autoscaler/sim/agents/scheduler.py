@@ -129,7 +129,8 @@ class SchedulerAgent(Agent):
         config = self.config
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), config.retry_seconds)
+                async with asyncio.timeout(config.retry_seconds):
+                    await self._wake.wait()
             if config.batch_seconds:
                 await asyncio.sleep(config.batch_seconds)
             self._wake.clear()
