@@ -12,7 +12,6 @@ import random
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 from urllib.parse import urlsplit
 
@@ -24,6 +23,7 @@ from autoscaler.api.naming import (
     label_value_error,
     provider_id,
 )
+from autoscaler.api.timestamps import rfc3339
 from autoscaler.api.vmbuilder import VMIdentity
 
 JOIN_CONFIG_PATH: Final = "/etc/kubernetes/kubeadm-join.yaml"
@@ -136,10 +136,6 @@ def new_bootstrap_token(rng: random.Random) -> BootstrapToken:
     token_id = "".join(rng.choice(_TOKEN_ALPHABET) for _ in range(6))
     secret = "".join(rng.choice(_TOKEN_ALPHABET) for _ in range(16))
     return BootstrapToken(token_id, secret)
-
-
-def rfc3339(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def bootstrap_token_secret(

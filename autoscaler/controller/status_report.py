@@ -8,10 +8,11 @@ from typing import Any
 
 from autoscaler.api.models import GROUP, VERSION
 from autoscaler.api.resources import CPU, MEMORY, to_quantity
+from autoscaler.api.timestamps import rfc3339
 from autoscaler.core.config import disrupting_taint_of
 from autoscaler.core.lifecycle import LAUNCHING_PHASES, launch_phase, node_of
 from autoscaler.core.model import Pool, Snapshot, VMPhase
-from autoscaler.kube.status import Condition, CustomResource, rfc3339
+from autoscaler.kube.status import Condition, CustomResource
 
 TENANTCLUSTERS = "tenantclusters"
 NODEPOOLS = "nodepools"

@@ -46,6 +46,7 @@ from autoscaler.kube.events import EventRecorder, ObjectRef
 from autoscaler.kube.informer import InformerSettings
 from autoscaler.kube.raw import call_json
 from autoscaler.kube.status import Condition, StatusWriter
+from autoscaler.kube.tasks import cancel_and_wait
 from autoscaler.observability.logging import log_context
 from autoscaler.observability.metrics import Metrics
 from autoscaler.providers.errors import ProviderError
@@ -153,10 +154,7 @@ class TenantLoop:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         self._shared.ledger.forget_tenant(self.name)
         self._pass_metrics.forget()
 

@@ -180,11 +180,6 @@ def _type_name(value: Any) -> str:
 _units = functools.lru_cache(maxsize=8192)(to_units)
 
 
-def parse_time(value: str) -> float:
-    """Seconds since the epoch of an RFC 3339 time such as ``2024-05-01T10:00:00Z``."""
-    return datetime.fromisoformat(value).timestamp()
-
-
 # Pods -------------------------------------------------------------------------------------
 
 

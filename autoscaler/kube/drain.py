@@ -21,11 +21,10 @@ from kubernetes_asyncio.client import ApiClient
 from autoscaler.core.config import DISRUPTING_TAINT_EFFECT, DISRUPTING_TAINT_KEY
 from autoscaler.kube import errors
 from autoscaler.kube.backoff import Backoff
-from autoscaler.kube.raw import api_exception, call_json
+from autoscaler.kube.raw import MERGE_PATCH, api_exception, call_json
 
 log = logging.getLogger(__name__)
 
-MERGE_PATCH = "application/merge-patch+json"
 MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror"
 _CONFLICT_RETRIES = 5
 

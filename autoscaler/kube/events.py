@@ -13,20 +13,19 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client import ApiClient
 
+from autoscaler.api.timestamps import rfc3339
 from autoscaler.kube import errors
-from autoscaler.kube.raw import call_json
+from autoscaler.kube.raw import MERGE_PATCH, call_json
 
 log = logging.getLogger(__name__)
 
 COMPONENT = "kubevirt-autoscaler"
-MERGE_PATCH = "application/merge-patch+json"
 MAX_MESSAGE = 1024
 
 
@@ -64,10 +63,6 @@ class ObjectRef:
         if self.uid:
             ref["uid"] = self.uid
         return ref
-
-
-def _time(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(slots=True)
@@ -155,8 +150,8 @@ class EventRecorder:
             "message": message,
             "type": str(kind),
             "count": count,
-            "firstTimestamp": _time(now),
-            "lastTimestamp": _time(now),
+            "firstTimestamp": rfc3339(now),
+            "lastTimestamp": rfc3339(now),
             "source": {"component": COMPONENT},
             "reportingComponent": COMPONENT,
             "reportingInstance": self._instance,
@@ -168,7 +163,7 @@ class EventRecorder:
         self, ref: ObjectRef, reason: str, message: str, kind: EventKind, seen: _Seen, now: float
     ) -> None:
         count = seen.count + seen.unsent
-        patch = {"count": count, "lastTimestamp": _time(now)}
+        patch = {"count": count, "lastTimestamp": rfc3339(now)}
         try:
             await call_json(
                 self._core.patch_namespaced_event,

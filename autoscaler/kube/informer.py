@@ -28,6 +28,7 @@ from autoscaler.kube import errors
 from autoscaler.kube.backoff import Backoff
 from autoscaler.kube.convert import object_name
 from autoscaler.kube.raw import api_exception, parse_json_object, read_response
+from autoscaler.kube.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -173,10 +174,7 @@ class Informer(Generic[T]):
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     @property
     def running(self) -> bool:

@@ -11,7 +11,6 @@ resourceVersion it read: a concurrent writer gets 409 and tries again later.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import random
@@ -26,6 +25,7 @@ from kubernetes_asyncio.client import ApiClient
 
 from autoscaler.kube import errors
 from autoscaler.kube.raw import call_json
+from autoscaler.kube.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -103,10 +103,7 @@ class LeaderElector:
     async def stop(self) -> None:
         """Stop campaigning; a leader releases the Lease."""
         task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     async def run(self) -> None:
         try:

@@ -16,6 +16,8 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 JsonDict = dict[str, Any]
 
+MERGE_PATCH = "application/merge-patch+json"
+
 
 def api_exception(status: int, reason: str, body: bytes | str = b"") -> ApiException:
     exc = ApiException(status=status, reason=reason)

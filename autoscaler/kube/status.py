@@ -13,18 +13,17 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client import ApiClient
 
+from autoscaler.api.timestamps import rfc3339
 from autoscaler.kube import errors
-from autoscaler.kube.raw import call_json
+from autoscaler.kube.raw import MERGE_PATCH, call_json
 
 log = logging.getLogger(__name__)
 
-MERGE_PATCH = "application/merge-patch+json"
 _REASON = re.compile(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
 _MAX_MESSAGE = 32768
 
@@ -43,10 +42,6 @@ class Condition:
     @property
     def status_text(self) -> str:
         return "Unknown" if self.status is None else ("True" if self.status else "False")
-
-
-def rfc3339(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def merge_conditions(

@@ -7,18 +7,16 @@ world quickly; the controller under test talks to the servers over real HTTP.
 from __future__ import annotations
 
 import asyncio
-import base64
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from kubernetes_asyncio import config
 from kubernetes_asyncio.client import ApiClient
 
+from autoscaler.bench.controller import kubeconfig_secret, unschedulable_status
 from autoscaler.controller.actuator import ActuatorOptions
 from autoscaler.controller.manager import Manager, ManagerSettings
 from autoscaler.controller.tenant import LoopSettings
@@ -217,40 +215,12 @@ def pod(
 
 
 def mark_unschedulable(server: FakeApiServer, name: str, namespace: str = "default") -> None:
-    patch(
-        server,
-        "pods",
-        name,
-        {
-            "status": {
-                "phase": "Pending",
-                "conditions": [
-                    {
-                        "type": "PodScheduled",
-                        "status": "False",
-                        "reason": "Unschedulable",
-                        "message": "0/0 nodes are available",
-                        "lastTransitionTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                    }
-                ],
-            }
-        },
-        namespace,
-        subresource="status",
-    )
+    patch(server, "pods", name, unschedulable_status(), namespace, subresource="status")
 
 
 def add_pending(server: FakeApiServer, name: str, **options: Any) -> None:
     put(server, "pods", pod(name, **options))
     mark_unschedulable(server, name, options.get("namespace", "default"))
-
-
-def kubeconfig_secret(name: str, tenant: FakeApiServer) -> dict[str, Any]:
-    text = yaml.safe_dump(tenant.kubeconfig())
-    return {
-        "metadata": {"name": f"{name}-kubeconfig", "namespace": NAMESPACE},
-        "data": {"value": base64.b64encode(text.encode()).decode()},
-    }
 
 
 # The world --------------------------------------------------------------------------------
@@ -271,7 +241,7 @@ class World:
         vm_namespace = tc["spec"]["vmNamespace"]
         if not exists(self.management, "namespaces", vm_namespace):
             put(self.management, "namespaces", {"metadata": {"name": vm_namespace}})
-        put(self.management, "secrets", kubeconfig_secret(name, server))
+        put(self.management, "secrets", kubeconfig_secret(name, server.kubeconfig()))
         put(self.management, "tenantclusters.autoscaling.kvpool.io", tc)
         return server
 

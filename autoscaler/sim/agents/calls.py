@@ -17,7 +17,6 @@ from autoscaler.kube.raw import call_json
 
 log = logging.getLogger(__name__)
 
-MERGE_PATCH: Final = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH: Final = "application/strategic-merge-patch+json"
 KUBEVIRT: Final = ("kubevirt.io", "v1")
 CDI: Final = ("cdi.kubevirt.io", "v1beta1")

@@ -22,12 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from autoscaler.api.cloudinit import rfc3339
 from autoscaler.api.naming import provider_id
 from autoscaler.api.policy import Shape
+from autoscaler.api.timestamps import rfc3339
 from autoscaler.core.model import Node
 from autoscaler.kube.convert import node_from_dict
 from autoscaler.kube.informer import EventType
+from autoscaler.kube.raw import MERGE_PATCH
 from autoscaler.providers.host_capacity import SCHEDULABLE_LABEL
 from autoscaler.providers.kubevirt_status import shape_of
 from autoscaler.sim.agents import kubevirt_objects as objects
@@ -35,7 +36,6 @@ from autoscaler.sim.agents.base import Agent, ClientSource
 from autoscaler.sim.agents.calls import (
     CDI,
     KUBEVIRT,
-    MERGE_PATCH,
     STRATEGIC_MERGE_PATCH,
     AgentCallError,
     Cluster,

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from autoscaler.api.cloudinit import rfc3339
+from autoscaler.api.timestamps import rfc3339
 from autoscaler.core.model import DEFAULT_SCHEDULER, Node, Pod, PodPhase
 from autoscaler.core.scheduling import bound_pods_by_node
 from autoscaler.kube.convert import node_from_dict, pod_from_dict
