@@ -10,7 +10,6 @@ import asyncio
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 from agents_helpers import host_node, pod, ready_node, worker_vm
 from kubernetes_asyncio import client, config
@@ -24,8 +23,9 @@ from autoscaler.sim.agents import (
     SchedulerConfig,
 )
 from autoscaler.sim.apiserver import FakeApiServer
+from autoscaler.sim.apiserver.crds import KUBEVIRT_CRDS
 
-CRDS = Path(__file__).resolve().parents[3] / "shared" / "kubevirt-crds"
+CRDS = KUBEVIRT_CRDS
 ZERO = KubevirtTiming(0, 0, 0, 0, 0, 0, unschedulable_retry=1.0)
 
 

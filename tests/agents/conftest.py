@@ -7,8 +7,8 @@ import pytest
 from kubernetes_asyncio import client, config
 
 from autoscaler.sim.apiserver import FakeApiServer
+from autoscaler.sim.apiserver.crds import KUBEVIRT_CRDS
 
-KUBEVIRT_CRDS = Path(__file__).resolve().parents[3] / "shared" / "kubevirt-crds"
 CRD_FILES = ("kubevirt-virtualmachine", "kubevirt-virtualmachineinstance", "cdi-datavolume")
 
 

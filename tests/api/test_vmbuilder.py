@@ -6,7 +6,6 @@ import base64
 import copy
 import json
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,9 +24,10 @@ from autoscaler.api.vmbuilder import (
     build_vm,
     whole_cores,
 )
+from autoscaler.sim.apiserver.crds import KUBEVIRT_CRDS
 from autoscaler.sim.apiserver.schema import validate
 
-CRDS = Path("/work/shared/kubevirt-crds")
+CRDS = KUBEVIRT_CRDS
 GIB = 2**30
 
 CONTAINER_DISK = ImageSource("k8s-1.31", container_disk="registry.example/k8s-worker:v1.31.2")

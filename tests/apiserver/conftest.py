@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,8 +9,8 @@ from apiserver_helpers import widget_crd
 from kubernetes_asyncio import client, config
 
 from autoscaler.sim.apiserver import FakeApiServer, load_crds
+from autoscaler.sim.apiserver.crds import KUBEVIRT_CRDS
 
-KUBEVIRT_CRDS = Path(__file__).resolve().parents[3] / "shared" / "kubevirt-crds"
 VM_CRD_FILE = KUBEVIRT_CRDS / "kubevirt-virtualmachine-crd.yaml"
 
 

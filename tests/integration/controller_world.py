@@ -34,11 +34,11 @@ from autoscaler.sim.agents import (
     SchedulerConfig,
 )
 from autoscaler.sim.apiserver import FakeApiServer
+from autoscaler.sim.apiserver.crds import KUBEVIRT_CRDS
 from autoscaler.sim.apiserver.registry import MERGE_PATCH
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT_CRDS = ROOT / "manifests" / "crds"
-KUBEVIRT_CRDS = ROOT.parent / "shared" / "kubevirt-crds"
 NAMESPACE = "kvpool-system"
 GI = 1024**3
 WORLD_TIMEOUT = 60.0

@@ -6,7 +6,6 @@ import base64
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,10 +21,11 @@ from autoscaler.providers.errors import NotReady, ProviderError
 from autoscaler.providers.kubevirt import KubeVirtProvider
 from autoscaler.providers.protocol import LaunchRequest, VMProvider
 from autoscaler.sim.apiserver import FakeApiServer, load_crds
+from autoscaler.sim.apiserver.crds import KUBEVIRT_CRDS
 
 pytestmark = pytest.mark.slow
 
-CRDS = Path("/work/shared/kubevirt-crds")
+CRDS = KUBEVIRT_CRDS
 CRD_FILES = (
     "kubevirt-virtualmachine-crd.yaml",
     "kubevirt-virtualmachineinstance-crd.yaml",

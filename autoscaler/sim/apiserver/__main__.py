@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--project-crds",
         action="store_true",
-        help="also serve manifests/crds and ../shared/kubevirt-crds when present",
+        help="also serve KubeVirt's and CDI's CRDs, and manifests/crds when present",
     )
     parser.add_argument("--token", help="require this bearer token")
     parser.add_argument("--kubeconfig", type=Path, help="write a kubeconfig for the server here")

@@ -107,11 +107,20 @@ def load_resource_types(sources: Iterable[CrdSource]) -> list[ResourceType]:
     ]
 
 
+KUBEVIRT_CRDS = Path(__file__).resolve().parent / "kubevirt_crds"
+
+
+def kubevirt_crd(name: str) -> Path:
+    """One of KubeVirt's or CDI's CRD files shipped with the fake server, e.g.
+    ``kubevirt-virtualmachine`` or ``cdi-datavolume``."""
+    return KUBEVIRT_CRDS / f"{name}-crd.yaml"
+
+
 def project_crds() -> list[Path]:
-    """The CRDs a development checkout provides, when present: the project's own
-    (``manifests/crds``) and KubeVirt's and CDI's (``../shared/kubevirt-crds``)."""
+    """The CRDs to serve for the autoscaler: KubeVirt's and CDI's (shipped with the fake
+    server) and, in a development checkout, the project's own (``manifests/crds``)."""
     root = Path(__file__).resolve().parents[3]
-    candidates = (root / "manifests" / "crds", root.parent / "shared" / "kubevirt-crds")
+    candidates = (root / "manifests" / "crds", KUBEVIRT_CRDS)
     return [
         candidate
         for candidate in candidates
