@@ -48,6 +48,7 @@ FAST_INFORMER = InformerSettings(
 )
 FAST_CORE = CoreConfig(
     scale_down_validation_delay=0.2,
+    drain_timeout=3.0,  # also how long an aborted scale-down keeps a node off the list
     drain_retry_interval=0.3,
     delete_delay_after_drain=0.1,
     scale_down_cooldown_after_scale_up=0.0,
