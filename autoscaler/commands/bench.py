@@ -58,6 +58,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help=f"a scenario to run (repeatable; default all): {', '.join(SCENARIOS)}",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--plot", metavar="FILE.png", help="also write the planner figures as a PNG"
+    )
     parser.add_argument("--seed", type=int, default=1, help="world seed (default 1)")
     parser.add_argument(
         "--runs",
@@ -89,6 +92,14 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         _print_table(args.suite, rows)
+    if args.plot:
+        from autoscaler.bench.plot import write_planner_plot
+
+        try:
+            write_planner_plot(args.plot, rows)
+        except OSError as error:
+            print(f"error: cannot write {args.plot}: {error}", file=sys.stderr)
+            return 1
     return 0
 
 

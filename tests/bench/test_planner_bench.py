@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -66,3 +67,20 @@ def test_bench_command_rejects_unknown_scenarios(capsys: pytest.CaptureFixture[s
     with pytest.raises(SystemExit):
         main(["bench", "--scenario", "nope"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_bench_command_writes_a_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "planner.png"
+    args = ["bench", "--scenario", "1k-pods-100-nodes", "--runs", "1", "--plot", str(target)]
+    assert main(args) == 0
+    assert target.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert "planner benchmark" in capsys.readouterr().out
+
+
+def test_bench_command_reports_an_unwritable_plot(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "missing" / "planner.png"
+    args = ["bench", "--scenario", "1k-pods-100-nodes", "--runs", "1", "--plot", str(target)]
+    assert main(args) == 1
+    assert "cannot write" in capsys.readouterr().err
