@@ -279,8 +279,18 @@ class ScaleDown:
         ``scale_up_pools`` are the pools the next scale-up would launch into;
         ``launched_now`` are the pods this pass's scale-up launches VMs for.
         """
-        run = _Pass(self, snapshot, now, pools, holds, leaving, excluded, lifecycle, scale_up_pools)
-        run.launched_now = frozenset(launched_now)
+        run = _Pass(
+            self,
+            snapshot,
+            now,
+            pools,
+            holds,
+            leaving,
+            excluded,
+            lifecycle,
+            scale_up_pools,
+            frozenset(launched_now),
+        )
         return run.result()
 
 
@@ -298,6 +308,7 @@ class _Pass:
         excluded: Collection[str],
         lifecycle: LifecycleResult,
         scale_up_pools: Sequence[Pool],
+        launched_now: frozenset[str] = frozenset(),
     ) -> None:
         self.owner = owner
         self.config = owner.config
@@ -315,7 +326,7 @@ class _Pass:
         self.infos = self._candidates(set(excluded))
         self.budget, self.above_min = self._pool_limits()
         self.per_pass = self.config.max_disrupted_per_pass
-        self.launched_now: frozenset[str] = frozenset()
+        self.launched_now = launched_now
 
     # Inputs -------------------------------------------------------------------------------
     def _destinations(self) -> list[NodeState]:
