@@ -1,9 +1,11 @@
 """The tenant's kube-scheduler: each cycle binds pending pods to Ready schedulable nodes.
 
-Feasibility uses the core's predicates. Scoring follows kube-scheduler's default profile,
-NodeResourcesFit with the LeastAllocated strategy: each pod goes to the feasible node that
-keeps the most cpu and memory free (the mean of the two free shares once the pod is on it),
-ties broken by node name. So pods spread over nodes as they do in a real cluster, and do
+Feasibility uses the core's predicates. Scoring follows the two resource scores of
+kube-scheduler's default profile, with their default equal weights: NodeResourcesFit's
+LeastAllocated (the mean free share of cpu and memory once the pod is on the node) and
+NodeResourcesBalancedAllocation (one minus half the gap between the node's cpu and memory
+requested shares). Ties go to the first node by name. So pods spread over nodes, and lean
+towards nodes whose other resource is the fuller one, as they do in a real cluster, and do
 not follow the autoscaler's plan. Pods are taken by priority, then oldest first. Pods that
 fit nowhere get ``PodScheduled=False`` with reason Unschedulable, which is what the
 autoscaler watches for. A cycle is skipped when nothing changed since the last one.
@@ -24,14 +26,21 @@ from autoscaler.sim.engine import Engine
 from autoscaler.sim.world import World
 
 
-def free_share_after(state: NodeState, requests: Resources) -> float:
-    """LeastAllocated's score: the mean free share of cpu and memory with the pod added."""
+def requested_shares(state: NodeState, requests: Resources) -> tuple[float, ...]:
+    """The node's requested share of cpu and of memory with the pod added (capped at 1)."""
     alloc, used = state.allocatable, state.used
-    shares = [
-        (alloc[name] - used[name] - requests[name]) / alloc[name] if alloc[name] > 0 else 0.0
+    return tuple(
+        min(1.0, (used[name] + requests[name]) / alloc[name]) if alloc[name] > 0 else 1.0
         for name in ("cpu", "memory")
-    ]
-    return sum(shares) / len(shares)
+    )
+
+
+def default_profile_score(state: NodeState, requests: Resources) -> float:
+    """LeastAllocated plus BalancedAllocation, each scaled to [0, 1]."""
+    cpu, memory = requested_shares(state, requests)
+    least_allocated = 1.0 - (cpu + memory) / 2
+    balanced_allocation = 1.0 - abs(cpu - memory) / 2
+    return least_allocated + balanced_allocation
 
 
 def _queue_order(cls: PodClass) -> tuple[int, float, str]:
@@ -39,7 +48,7 @@ def _queue_order(cls: PodClass) -> tuple[int, float, str]:
     return (-first.priority, first.created, first.key)
 
 
-def place_least_allocated(pods: Sequence[Pod], nodes: Sequence[NodeState]) -> dict[str, str]:
+def place_by_default_profile(pods: Sequence[Pod], nodes: Sequence[NodeState]) -> dict[str, str]:
     """Bind each pod to its best-scoring feasible node; return pod key -> node name and add
     the pods to ``nodes``."""
     if not pods or not nodes:
@@ -56,7 +65,7 @@ def _place_class(cls: PodClass, nodes: Sequence[NodeState], placed: dict[str, st
     requests = rep.requests
     per_pod = cls.per_pod_checks
     heap = [
-        (-free_share_after(node, requests), node.name, index)
+        (-default_profile_score(node, requests), node.name, index)
         for index, node in enumerate(nodes)
         if node.static_failure(rep) is None
     ]
@@ -71,7 +80,7 @@ def _place_class(cls: PodClass, nodes: Sequence[NodeState], placed: dict[str, st
             if fits is None or fits is True:
                 node.add(pod)
                 placed[pod.key] = node.name
-                heapq.heappush(heap, (-free_share_after(node, requests), node.name, entry[2]))
+                heapq.heappush(heap, (-default_profile_score(node, requests), node.name, entry[2]))
                 break
             if per_pod:  # another pod of the class may still fit there
                 skipped.append(entry)
@@ -101,7 +110,7 @@ class Scheduler:
         states = sorted(
             (n.state for n in world.ready_nodes() if n.state.schedulable), key=lambda s: s.name
         )
-        placed = place_least_allocated(pending, states)
+        placed = place_by_default_profile(pending, states)
         now = self._engine.now
         for key, node_name in sorted(placed.items()):
             world.bind(key, node_name, placed=True)

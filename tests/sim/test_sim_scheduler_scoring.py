@@ -1,4 +1,5 @@
-"""The simulated kube-scheduler scores like the default profile (LeastAllocated), and the
+"""The simulated kube-scheduler scores like the default profile (LeastAllocated and
+BalancedAllocation), and the
 fixed-shape baseline waits after a scale-up as cluster-autoscaler does."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from autoscaler.api.resources import Resources
 from autoscaler.core.model import Pod
 from autoscaler.core.predicates import NodeState
 from autoscaler.sim.baseline import BaselineConfig
-from autoscaler.sim.scheduler import place_least_allocated
+from autoscaler.sim.scheduler import place_by_default_profile
 
 GI = 2**30
 
@@ -25,19 +26,31 @@ def pod(name: str, cpu: int = 1000, created: float = 0.0) -> Pod:
 
 def test_a_pod_goes_to_the_least_allocated_node() -> None:
     nodes = [node("a", used_cpu=6000), node("b", used_cpu=1000)]
-    assert place_least_allocated([pod("p")], nodes) == {"default/p": "b"}
+    assert place_by_default_profile([pod("p")], nodes) == {"default/p": "b"}
     assert len(nodes[1].pods) == 2
 
 
 def test_equivalent_pods_spread_over_equally_free_nodes() -> None:
     nodes = [node("a"), node("b"), node("c")]
-    placed = place_least_allocated([pod(f"p{i}", created=i) for i in range(6)], nodes)
+    placed = place_by_default_profile([pod(f"p{i}", created=i) for i in range(6)], nodes)
     assert sorted(placed.values()) == ["a", "a", "b", "b", "c", "c"]
+
+
+def test_a_cpu_heavy_pod_prefers_the_node_whose_memory_is_fuller() -> None:
+    # Both nodes are as free on average before and after, so LeastAllocated alone would take
+    # the first by name; BalancedAllocation picks the node where the pod evens out cpu and
+    # memory, so that neither is stranded.
+    cpu_full = NodeState("a", Resources.of(cpu=8000, memory=32 * GI, pods=110))
+    cpu_full.add(Pod("kube-system", "batch", requests=Resources.of(cpu=5000, memory=4 * GI)))
+    memory_full = NodeState("b", Resources.of(cpu=8000, memory=32 * GI, pods=110))
+    memory_full.add(Pod("kube-system", "cache", requests=Resources.of(cpu=1000, memory=20 * GI)))
+    web = Pod("default", "web", requests=Resources.of(cpu=2000, memory=GI))
+    assert place_by_default_profile([web], [cpu_full, memory_full]) == {"default/web": "b"}
 
 
 def test_pods_that_fit_nowhere_stay_unplaced() -> None:
     nodes = [node("a", used_cpu=7500)]
-    assert place_least_allocated([pod("big", cpu=4000), pod("small", cpu=400)], nodes) == {
+    assert place_by_default_profile([pod("big", cpu=4000), pod("small", cpu=400)], nodes) == {
         "default/small": "a"
     }
 
