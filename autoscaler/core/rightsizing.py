@@ -30,6 +30,10 @@ from autoscaler.core.shapes import ShapeCatalog, catalog
 GROWTH_OVERHEAD_SHARE: Final = 0.05
 # ... once its recent growth is at least this share of such a VM: a one-off launch is no trend.
 GROWTH_EVIDENCE_SHARE: Final = 0.25
+# The tenant's scheduler, not this plan, decides which pods land on a new VM, so each VM gets
+# the memory per vCPU of all the pods sized for (and the pool's recent growth), plus this
+# margin: a VM whose memory fills first strands vCPUs, which cost more than memory.
+MIX_MEMORY_MARGIN: Final = 0.15
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,12 +232,14 @@ class _PoolSizer:
             else:
                 packable.append(cls)
         bins = self.pack(packable, bin_shape, bin_template.free)
+        memory_per_cpu = self.memory_per_cpu(packable)
         planned = []
         for node in bins:
-            load = self.load(node.pods)
+            load = self.with_mix_memory(self.load(node.pods), memory_per_cpu)
             shape = self.catalog.smallest_holding(load) or bin_shape
             if self.min_load:
-                roomier = self.catalog.smallest_holding(self.grown(load)) or bin_shape
+                grown = self.grown(load, node_allocatable(bin_shape).cpu)
+                roomier = self.catalog.smallest_holding(grown) or shape
                 if roomier.cpu >= shape.cpu and roomier.memory >= shape.memory:
                     shape = roomier
             planned.append((shape, node.pods))
@@ -242,11 +248,30 @@ class _PoolSizer:
         for shape, bin_pods in planned:
             self.launch(shape, bin_pods)
 
-    def grown(self, load: Mapping[str, int]) -> dict[str, int]:
+    def memory_per_cpu(self, classes: Sequence[PodClass]) -> float:
+        """Bytes of memory per millicore requested by ``classes`` and the pool's recent growth."""
+        cpu, memory = self.min_load.cpu, self.min_load.memory
+        for cls in classes:
+            cpu += cls.vector.cpu * len(cls.pods)
+            memory += cls.vector.memory * len(cls.pods)
+        return memory / cpu if cpu > 0 else 0.0
+
+    def with_mix_memory(self, load: dict[str, int], memory_per_cpu: float) -> dict[str, int]:
+        """``load`` with the mix's memory (plus margin) for its pods' cpu, as far as a shape
+        with as few vCPUs as ``load`` needs allows."""
+        cpu = load.get(CPU, 0)
+        wanted = self.overhead.memory + ceil(
+            (cpu - self.overhead.cpu) * memory_per_cpu * (1 + MIX_MEMORY_MARGIN)
+        )
+        wanted = min(wanted, self.catalog.most_memory_for(cpu))
+        return {**load, MEMORY: wanted} if wanted > load.get(MEMORY, 0) else load
+
+    def grown(self, load: Mapping[str, int], most_cpu: int) -> dict[str, int]:
         """``load`` raised to the pool's recent growth, and while the pool grows at all, to at
-        least a node whose per-node overhead is a small share of it (the mix of cpu and
-        memory kept), since small nodes lose much of themselves to reservations and
-        DaemonSets."""
+        least a node whose per-node overhead is a small share of it, since small nodes lose
+        much of themselves to reservations and DaemonSets; at most ``most_cpu``. The mix of
+        cpu and memory is kept throughout, so that growth beyond the largest VM does not
+        turn into the largest VM's memory."""
         cpu = max(load.get(CPU, 0), self.min_load.cpu)
         memory = max(load.get(MEMORY, 0), self.min_load.memory)
         efficient = self.catalog.efficient_cpu(self.overhead.cpu, GROWTH_OVERHEAD_SHARE)
@@ -255,7 +280,10 @@ class _PoolSizer:
             if cpu < floor and self.min_load.cpu >= GROWTH_EVIDENCE_SHARE * floor:
                 memory = ceil(memory * floor / cpu)
                 cpu = floor
-        return {**load, CPU: cpu, MEMORY: memory}
+        if cpu > most_cpu:
+            memory = ceil(memory * most_cpu / cpu)
+            cpu = most_cpu
+        return {**load, CPU: max(cpu, load.get(CPU, 0)), MEMORY: max(memory, load.get(MEMORY, 0))}
 
     def pack(self, classes: list[PodClass], shape: Shape, room: Resources) -> list[NodeState]:
         def share(cls: PodClass) -> tuple[int, float, int, int]:

@@ -128,6 +128,15 @@ class ShapeCatalog:
         """The allocatable cpu of a node with ``cpu`` millicores (it does not vary with memory)."""
         return node_allocatable(Shape(cpu, self._memories[0] if self._memories else 0)).cpu
 
+    def most_memory_for(self, cpu: int) -> int:
+        """The most allocatable memory of a shape with the fewest vCPUs whose node holds
+        ``cpu`` millicores (0 when none does)."""
+        for index, alloc_cpu in enumerate(self._alloc_cpu):
+            lo, hi = self._memory_slices[index]
+            if alloc_cpu >= cpu and lo < hi:
+                return self._alloc_memory[hi - 1]
+        return 0
+
     def smallest_holding(self, load: Mapping[str, int]) -> Shape | None:
         """The smallest shape whose node allocatable holds ``load``, or None."""
         for name, amount in load.items():

@@ -39,3 +39,14 @@ def test_a_growing_pool_sizes_the_next_vm_for_its_recent_growth() -> None:
     fixed = [a for a in of_type(tight.decide(second, 60.0), LaunchVM)]
     assert isinstance(grown[0], LaunchVM) and isinstance(fixed[0], LaunchVM)
     assert grown[0].shape.cpu > fixed[0].shape.cpu
+
+
+def test_growth_beyond_the_largest_vm_keeps_the_pods_mix_of_memory() -> None:
+    # Growth of 30 vCPUs with 2Gi per vCPU cannot fit one VM; the VM is the largest by cpu
+    # but keeps about the mix's memory, instead of the most memory the pool allows.
+    snapshot = world([], [pending_pod("p", cpu=1000)])
+    growth = Resources.of(cpu=30_000, memory=60 * 2**30)
+    roomy = plan_scale_up(snapshot, snapshot.pools, min_loads={"general": growth})
+    [launch] = roomy.launches
+    assert launch.shape.cpu >= 8000
+    assert launch.shape.memory <= 3 * launch.shape.cpu / 1000 * 2**30, launch.shape

@@ -163,3 +163,26 @@ def test_min_nodes_top_up_uses_the_smallest_shape() -> None:
     assert [vm.shape for vm in vms] == [Shape(2000, 4 * GI)] * 2
     assert all(vm.reason is Reason.MIN_NODES and vm.pods == () for vm in vms)
     assert why is not None and "at most 2 VMs" in why
+
+
+def test_each_vm_gets_the_memory_per_cpu_of_the_whole_mix() -> None:
+    # The scheduler, not the plan, decides which pods share a VM: a VM sized tightly for
+    # cpu-heavy pods would fill its memory with a memory-heavy one and strand its vCPUs.
+    web = pods(60, 500, GI, prefix="web")
+    cache = pods(10, 1000, 12 * GI, prefix="cache")
+    sized = size_for_pods(POOL, [*web, *cache], BOUNDS, Resources(), budget())
+    mix_memory_per_cpu = (60 * GI + 10 * 12 * GI) / (60 * 500 + 10 * 1000)
+    for vm in sized.vms:
+        pods_cpu = sum(p.requests.cpu for p in vm.pods)
+        assert vm.shape.memory >= pods_cpu * mix_memory_per_cpu, vm
+
+
+def test_the_mix_memory_is_not_forced_beyond_the_pools_memory_per_cpu() -> None:
+    # Memory-heavy pods alongside cpu-only pods: the mix would ask for more memory per vCPU
+    # than the tenant allows, so the cpu-only VMs keep a shape the catalog has.
+    busy = pods(32, 1000, 0, prefix="busy")
+    heavy = pods(4, 1000, 60 * GI, prefix="heavy")
+    sized = size_for_pods(POOL, [*busy, *heavy], BOUNDS, Resources(), budget())
+    catalog = ShapeCatalog(BOUNDS, SETTINGS)
+    assert sized.vms and not sized.unserved
+    assert all(vm.shape in catalog.shapes() for vm in sized.vms)
