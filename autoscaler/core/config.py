@@ -59,6 +59,11 @@ class CoreConfig:
     delete_delay_after_drain: float = 5.0
     # At most this many nodes start being disrupted in one pass, across all pools of a tenant.
     max_disrupted_per_pass: int = 10
+    # At most this many nodes with pods are checked per pass for whether their pods fit
+    # elsewhere (cluster-autoscaler's --scale-down-non-empty-candidates-count): each check
+    # places pods on every other node, so an unbounded pass grows with the square of the
+    # cluster. Nodes found unneeded before are checked first, so that their timers run on.
+    max_non_empty_candidates_per_pass: int = 30
     # No scale-down of a pool within this long after the core last launched a VM for it. Off
     # by default: every removal is checked against the next scale-up (pending pods and
     # launching capacity included), which a blanket pause would only delay.
@@ -98,6 +103,11 @@ class CoreConfig:
             raise ValueError(
                 f"CoreConfig.backoff_max ({self.backoff_max}) is below backoff_base "
                 f"({self.backoff_base})"
+            )
+        if self.max_non_empty_candidates_per_pass < 1:
+            raise ValueError(
+                "CoreConfig.max_non_empty_candidates_per_pass must be at least 1, "
+                f"got {self.max_non_empty_candidates_per_pass}"
             )
         if self.max_disrupted_per_pass < 0:
             raise ValueError(

@@ -410,14 +410,19 @@ class _Pass:
         """Empty and under-utilised nodes whose pods fit elsewhere, in candidate order.
 
         Each unneeded node leaves the simulated cluster, so the pods of one consume room
-        the next one's pods cannot use; a node that receives pods is needed.
+        the next one's pods cannot use; a node that receives pods is needed. At most
+        ``max_non_empty_candidates_per_pass`` nodes with pods are checked, those found
+        unneeded before first.
         """
         states: list[NodeState] = []
         by_name: dict[str, NodeState] = {}
         gone: set[str] = set()
         receivers: set[str] = set()
         unneeded: list[str] = []
-        for info in self.infos:
+        checks_left = self.config.max_non_empty_candidates_per_pass
+        seen_before = self.owner.unneeded_since
+        ordered = sorted(self.infos, key=lambda i: i.node.name not in seen_before)
+        for info in ordered:
             pool = info.pool
             assert pool.settings is not None
             name = info.node.name
@@ -426,6 +431,9 @@ class _Pass:
             if info.moved:
                 if info.utilization >= pool.settings.scale_down_utilization_threshold:
                     continue
+                if checks_left <= 0:
+                    continue
+                checks_left -= 1
                 if not by_name:  # built only when some pods have to move
                     states = self._destinations()
                     by_name = {state.name: state for state in states}
@@ -436,7 +444,8 @@ class _Pass:
                 receivers.update(placed.values())
             gone.add(name)
             unneeded.append(name)
-        return unneeded
+        order = {info.node.name: index for index, info in enumerate(self.infos)}
+        return sorted(unneeded, key=order.__getitem__)
 
     def _replaced(self, unneeded: Sequence[str]) -> ScaleDownResult:
         """Drain the nodes whose replacement is up, once their pods fit on the others."""

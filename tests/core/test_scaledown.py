@@ -397,3 +397,20 @@ def test_a_launching_vm_whose_node_registered_counts_once_towards_max() -> None:
     snapshot = world([ready, registering], vms=vms, pools=[make_pool(max_nodes=2)])
     result = run(scale_down, snapshot, 120.0)
     assert result.deletions == () and result.removals == ()
+
+
+def test_a_pass_checks_few_nodes_with_pods_and_earlier_finds_first() -> None:
+    # Eight under-used nodes whose pods would all fit elsewhere; only three checks per pass.
+    config = dataclasses.replace(CONFIG, max_non_empty_candidates_per_pass=3)
+    nodes = [make_node(f"n{i}") for i in range(8)]
+    pods = [make_pod(f"p{i}", f"n{i}", cpu=300) for i in range(8)]
+    snapshot = world(nodes, pods)
+    scale_down = ScaleDown(config, no_relaunch)
+    first = run(scale_down, snapshot, 0.0)
+    assert len(first.unneeded) == 3
+    # Other nodes become the emptier ones, but the nodes found unneeded are checked first
+    # again, so their timers keep running.
+    emptier = [make_pod(f"p{i}", f"n{i}", cpu=100 if i >= 5 else 300) for i in range(8)]
+    second = run(scale_down, world(nodes, emptier), 10.0)
+    assert set(second.unneeded) == set(first.unneeded)
+    assert all(scale_down.unneeded_since.since(name) == 0.0 for name in first.unneeded)
