@@ -86,6 +86,9 @@ class Disruptions:
 
     def _remove(self, pod: Pod, owner: str | None, why: str) -> None:
         was_healthy = is_healthy(pod)
+        # The budget as it stood when the pod went: the removal may make its Deployment
+        # catch up with a schedule that has since grown, which raises the requirement later.
+        required = self._required(owner) if owner is not None else 0
         self._world.remove_pod(pod.key, why)
-        if owner is not None and was_healthy and self.healthy(owner) < self._required(owner):
+        if owner is not None and was_healthy and self.healthy(owner) < required:
             self.violations += 1
