@@ -99,7 +99,13 @@ def run(args: argparse.Namespace) -> int:
 
         title = f"scenario {scenario.name} (seed {scenario.seed})"
         try:
-            write_plot(args.plot, result.series, title, baseline.series if baseline else None)
+            write_plot(
+                args.plot,
+                result.series,
+                title,
+                baseline.series if baseline else None,
+                breakdowns=_breakdowns(result.summary, baseline.summary if baseline else None),
+            )
         except OSError as exc:
             stderr.print(f"error: cannot write {args.plot}: {exc.strerror or exc}")
             return 1
@@ -111,15 +117,27 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _breakdowns(
+    summary: dict[str, Any], baseline: dict[str, Any] | None
+) -> dict[str, dict[str, float]]:
+    runs = {"kvpool autoscaler": summary}
+    if baseline is not None:
+        runs["fixed shape"] = baseline
+    return {label: run["vcpu_hours_breakdown"] for label, run in runs.items()}
+
+
 def _print_summary(
     summary: dict[str, Any], baseline: dict[str, Any] | None, scenario: Scenario
 ) -> None:
-    from autoscaler.sim.report import summary_table, unserved_table
+    from autoscaler.sim.report import breakdown_table, summary_table, unserved_table
 
     console = Console()
     if scenario.description:
         console.print(scenario.description, highlight=False)
     console.print(summary_table(summary, baseline))
+    breakdown = breakdown_table(summary, baseline)
+    if breakdown is not None:
+        console.print(breakdown)
     unserved = unserved_table(summary)
     if unserved is not None:
         console.print(unserved)

@@ -7,6 +7,8 @@ from typing import Any
 
 from rich.table import Table
 
+from autoscaler.sim.stats import VCPU_BREAKDOWN
+
 ROWS: tuple[tuple[str, str], ...] = (
     ("simulated_seconds", "simulated time (s)"),
     ("wall_seconds", "wall time (s)"),
@@ -54,6 +56,30 @@ def summary_table(summary: Mapping[str, Any], baseline: Mapping[str, Any] | None
         cells = [_cell(summary.get(key))]
         if baseline is not None:
             cells.append(_cell(baseline.get(key)))
+        table.add_row(label, *cells)
+    return table
+
+
+def breakdown_table(
+    summary: Mapping[str, Any], baseline: Mapping[str, Any] | None = None
+) -> Table | None:
+    """Where the provisioned vCPU-hours went, in hours and per requested vCPU-hour."""
+    runs = [("kvpool", summary)]
+    if baseline is not None:
+        runs.append(("fixed", baseline))
+    if any(not run.get("vcpu_hours_breakdown") for _, run in runs):
+        return None
+    table = Table(title="where the provisioned vCPU-hours went", title_justify="left")
+    table.add_column("")
+    for label, _ in runs:
+        table.add_column(f"{label} vCPU-h", justify="right")
+        table.add_column("÷ req", justify="right")
+    for key, label in VCPU_BREAKDOWN.items():
+        cells = []
+        for _, run in runs:
+            hours = run["vcpu_hours_breakdown"].get(key, 0.0)
+            requested = run["vcpu_hours_breakdown"].get("requested") or 0.0
+            cells += [f"{hours:,.1f}", f"{hours / requested:.3f}" if requested else "-"]
         table.add_row(label, *cells)
     return table
 

@@ -225,6 +225,7 @@ class Simulation:
                 stats.memory_byte_seconds_requested / GIB / 3600, 3
             ),
             "vcpu_provisioned_per_requested": round(cpu_prov / cpu_req, 4) if cpu_req else None,
+            "vcpu_hours_breakdown": stats.vcpu_hours_breakdown(),
             "pdb_violations": self.disruptions.violations,
             "evictions": self.disruptions.evictions,
             "evictions_refused": self.disruptions.refused,

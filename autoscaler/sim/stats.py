@@ -1,4 +1,5 @@
-"""What a run measures: pod waits, VM counts, resource-hours and a time series for plots."""
+"""What a run measures: pod waits, VM counts, resource-hours, where the provisioned vCPUs went,
+and a time series for plots."""
 
 from __future__ import annotations
 
@@ -8,6 +9,20 @@ from autoscaler.core.model import Pod, VMPhase
 from autoscaler.sim.world import World
 
 GIB = 2**30
+# The parts of the vCPU breakdown that need a walk over every node are refreshed this often (in
+# virtual seconds) and held in between; requested, DaemonSet and provisioned totals are exact.
+BREAKDOWN_REFRESH_SECONDS = 30.0
+VCPU_BREAKDOWN: dict[str, str] = {
+    "requested": "requested by workload pods",
+    "daemonsets": "requested by DaemonSet pods",
+    "kubelet_reserved": "reserved by kubelets",
+    "idle_on_ready_nodes": "idle on Ready nodes",
+    "idle_on_draining_nodes": "idle on nodes being removed",
+    "vms_not_ready": "VMs without a Ready node",
+}
+"""Where provisioned vCPU-hours go: workload pods' requests, DaemonSet pods' requests, what
+kubelets reserve, room left on Ready schedulable nodes, room left on nodes being drained or
+deleted, and VMs on a host whose node is not Ready (booting, registering, failed, deleting)."""
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -44,6 +59,9 @@ class Stats:
         self.waits: list[float] = []
         self.abandoned: list[tuple[str, float]] = []  # pods deleted while still pending, waited
         self.series = Series()
+        self.vcpu_milli_seconds = dict.fromkeys(VCPU_BREAKDOWN, 0.0)
+        self._node_rates: dict[str, float] = {}
+        self._node_rates_at = -BREAKDOWN_REFRESH_SECONDS
         world.bind_listeners.append(self._bound)
         world.pod_listeners.append(self._gone)
 
@@ -57,7 +75,46 @@ class Stats:
         self.memory_byte_seconds_provisioned += totals.provisioned.memory * span
         self.cpu_milli_seconds_requested += totals.requested.cpu * span
         self.memory_byte_seconds_requested += totals.requested.memory * span
+        self._add_breakdown(span)
         self._last = now
+        if now - self._node_rates_at >= BREAKDOWN_REFRESH_SECONDS:
+            self._node_rates = self._walk_nodes()
+            self._node_rates_at = now
+
+    def _add_breakdown(self, span: float) -> None:
+        totals, parts = self._world.totals, self.vcpu_milli_seconds
+        rates = self._node_rates
+        parts["requested"] += totals.requested.cpu * span
+        parts["daemonsets"] += totals.daemonset_requested.cpu * span
+        held = 0.0
+        for name in ("kubelet_reserved", "idle_on_draining_nodes", "vms_not_ready"):
+            parts[name] += rates.get(name, 0.0) * span
+            held += rates.get(name, 0.0)
+        # What is left of the provisioned vCPUs is room on Ready schedulable nodes.
+        rest = totals.provisioned.cpu - totals.requested.cpu - totals.daemonset_requested.cpu
+        parts["idle_on_ready_nodes"] += (rest - held) * span
+
+    def _walk_nodes(self) -> dict[str, float]:
+        world = self._world
+        reserved = draining_idle = ready_vcpus = 0
+        for sim in world.nodes.values():
+            node = sim.node
+            vm = world.vms.get(sim.vm)
+            if not node.ready or vm is None or vm.host is None:
+                continue
+            allocatable = node.allocatable.cpu
+            ready_vcpus += vm.shape.cpu
+            reserved += vm.shape.cpu - allocatable
+            if node.unschedulable or node.deleting:
+                draining_idle += allocatable - sim.state.used.cpu
+        return {
+            "kubelet_reserved": float(reserved),
+            "idle_on_draining_nodes": float(draining_idle),
+            "vms_not_ready": float(world.totals.provisioned.cpu - ready_vcpus),
+        }
+
+    def vcpu_hours_breakdown(self) -> dict[str, float]:
+        return {name: round(ms / 1000 / 3600, 1) for name, ms in self.vcpu_milli_seconds.items()}
 
     def _bound(self, pod: Pod) -> None:
         if not pod.is_daemonset_pod:

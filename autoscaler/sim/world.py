@@ -86,6 +86,7 @@ class Totals:
 
     provisioned: Resources = EMPTY  # shapes of VMs placed on a host
     requested: Resources = EMPTY  # requests of workload pods bound to nodes
+    daemonset_requested: Resources = EMPTY  # requests of DaemonSet pods bound to nodes
     vms_on_hosts: int = 0
 
 
@@ -127,7 +128,9 @@ class World:
         )
         self.pods[key] = bound
         self.bound_at[key] = self.now()
-        if not bound.is_daemonset_pod:
+        if bound.is_daemonset_pod:
+            self.totals.daemonset_requested = self.totals.daemonset_requested + bound.requests
+        else:
             self.totals.requested = self.totals.requested + bound.requests
         self.touch()
         for listener in self.bind_listeners:
@@ -161,7 +164,9 @@ class World:
             node = self.nodes.get(pod.node_name)
             if node is not None:
                 node.state.remove(pod)
-            if not pod.is_daemonset_pod:
+            if pod.is_daemonset_pod:
+                self.totals.daemonset_requested = self.totals.daemonset_requested - pod.requests
+            else:
                 self.totals.requested = self.totals.requested - pod.requests
         self.bound_at.pop(key, None)
         self.touch()

@@ -29,6 +29,7 @@ KEYS = {
     "pdb_violations",
     "leaked_vms",
     "unserved",
+    "vcpu_hours_breakdown",
 }
 
 
@@ -68,6 +69,8 @@ def test_the_readable_summary_names_the_metrics(capsys: pytest.CaptureFixture[st
     out = capsys.readouterr().out
     assert "pods never scheduled" in out
     assert "PDB violations" in out
+    assert "where the provisioned vCPU-hours went" in out
+    assert "idle on Ready nodes" in out
 
 
 def test_a_bad_scenario_file_is_an_error_not_a_crash(

@@ -10,6 +10,7 @@ import pytest
 from autoscaler.core.actions import Verdict
 from autoscaler.sim.runner import Simulation, simulate
 from autoscaler.sim.scenario import load_scenario
+from autoscaler.sim.stats import VCPU_BREAKDOWN
 
 SHORT = {
     "default": 1800.0,
@@ -30,6 +31,20 @@ def _run(name: str) -> Simulation:
 @pytest.fixture(scope="module")
 def runs() -> dict[str, Simulation]:
     return {name: _run(name) for name in SHORT}
+
+
+@pytest.mark.parametrize("name", sorted(SHORT))
+def test_the_vcpu_breakdown_accounts_for_every_provisioned_vcpu_hour(
+    runs: dict[str, Simulation], name: str
+) -> None:
+    summary = runs[name]._summary(0.0)
+    parts = summary["vcpu_hours_breakdown"]
+    assert set(parts) == set(VCPU_BREAKDOWN)
+    assert all(hours >= 0 for hours in parts.values()), parts
+    assert parts["requested"] == pytest.approx(summary["vcpu_hours_requested"], abs=0.1)
+    provisioned = summary["vcpu_hours_provisioned"]
+    assert sum(parts.values()) == pytest.approx(provisioned, rel=0.001, abs=0.5)
+    assert parts["kubelet_reserved"] > 0 and parts["vms_not_ready"] > 0
 
 
 @pytest.mark.parametrize("name", sorted(SHORT))
