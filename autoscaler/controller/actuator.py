@@ -47,7 +47,12 @@ from autoscaler.providers.protocol import LaunchRequest, VMProvider
 log = logging.getLogger(__name__)
 
 Step = Action | NamedLaunch
-REPLACEMENT_REASONS = frozenset({Reason.LAUNCH_TIMEOUT, Reason.BOOT_FAILED})
+# Deletions worth a warning Event on the TenantCluster: the Event's reason and what happened.
+WARNING_DELETIONS = {
+    Reason.LAUNCH_TIMEOUT: ("VMReplaced", "is replaced"),
+    Reason.BOOT_FAILED: ("VMReplaced", "is replaced"),
+    Reason.UNHEALTHY: ("NodeRepaired", "is deleted"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,12 +265,9 @@ class Actuator:
                 ).inc()
             self._ledger.release(action.vm)
             self._boot.forget(action.vm)
-            if action.reason in REPLACEMENT_REASONS:
-                await self._events.warning(
-                    self._tenant_ref,
-                    "VMReplaced",
-                    f"VM {action.vm} of pool {pool or '?'} is replaced: {action.detail}",
-                )
+            warning = deletion_warning(action, pool)
+            if warning is not None:
+                await self._events.warning(self._tenant_ref, *warning)
 
     async def _delete_node(self, node: str) -> None:
         try:
@@ -353,6 +355,15 @@ def describe(step: Step) -> str:
         case DrainNode():
             return f"drain node {step.node} [{step.reason}]"
     return repr(step)
+
+
+def deletion_warning(action: DeleteVM, pool: str) -> tuple[str, str] | None:
+    """The warning Event (reason, message) a successful deletion records, if any."""
+    warning = WARNING_DELETIONS.get(action.reason)
+    if warning is None:
+        return None
+    reason, what = warning
+    return reason, f"VM {action.vm} of pool {pool or '?'} {what}: {action.detail}"
 
 
 def _failure_reason(step: Step) -> str:

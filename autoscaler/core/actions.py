@@ -19,6 +19,7 @@ class Reason(StrEnum):
     EXPIRED = "Expired"
     LAUNCH_TIMEOUT = "LaunchTimeout"
     BOOT_FAILED = "BootFailed"
+    UNHEALTHY = "Unhealthy"  # a node that was Ready once stayed NotReady too long
     ORPHANED = "Orphaned"
     OVER_MAX = "OverMax"
     DRAIN_TIMEOUT = "DrainTimeout"

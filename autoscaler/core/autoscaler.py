@@ -1,11 +1,11 @@
 """The decision state machine: ``(Snapshot, now) -> Plan``, keeping timers between calls.
 
-One pass: pool validity, the VM lifecycle (timeouts, failures, orphans, backoff), scale-up over
-the valid pools that are not backing off, the drains already under way, then new scale-down
-candidates. A scale-down candidate is acted on (cordon and drain) only once it has stayed a
-candidate for the validation delay. What the autoscaler started is remembered, but always
-reconciled with the snapshot: a node carrying the disrupting taint is ours, so a new instance
-on the same world picks up the drains of the previous one.
+One pass: pool validity, the VM lifecycle (timeouts, failures, orphans, backoff, repair of
+unhealthy nodes), scale-up over the valid pools that are not backing off, the drains already
+under way, then new scale-down candidates. A scale-down candidate is acted on (cordon and
+drain) only once it has stayed a candidate for the validation delay. What the autoscaler
+started is remembered, but always reconciled with the snapshot: a node carrying the disrupting
+taint is ours, so a new instance on the same world picks up the drains of the previous one.
 """
 
 from __future__ import annotations
@@ -65,9 +65,12 @@ class Autoscaler:
         self._resting_until: dict[str, float] = {}  # nodes whose drain was given up
         # (when, pool, requests of the pods launched for), within the growth window.
         self._growth: list[tuple[float, str, Resources]] = []
+        self._unhealthy: frozenset[str] = frozenset()  # of the current pass
 
     def _plan_scale_up(self, snapshot: Snapshot, pools: Sequence[Pool]) -> ScaleUpResult:
-        return plan_scale_up(snapshot, pools, self._schedulers, cache=self._cache)
+        return plan_scale_up(
+            snapshot, pools, self._schedulers, cache=self._cache, unhealthy=self._unhealthy
+        )
 
     def _recent_growth(self, now: float) -> dict[str, Resources]:
         """Per pool, the requests of the pods it launched VMs for within the growth window."""
@@ -104,6 +107,9 @@ class Autoscaler:
     def backoff_remaining(self, pool: str, now: float) -> float:
         return self._lifecycle.backoff_remaining(pool, now)
 
+    def unhealthy_since(self, vm: str) -> float | None:
+        return self._lifecycle.unhealthy_since(vm)
+
     def next_consolidation_check(self) -> float | None:
         return self._scale_down.next_consolidation_check()
 
@@ -111,6 +117,7 @@ class Autoscaler:
     def decide(self, snapshot: Snapshot, now: float) -> Plan:
         self._cache.begin(snapshot)
         lifecycle = self._lifecycle.step(snapshot, now)
+        self._unhealthy = lifecycle.unhealthy
         actions: list[Action] = list(lifecycle.actions)
         pools = sorted(snapshot.pools, key=lambda p: p.name)
         valid = [pool for pool in pools if pool.settings is not None]
@@ -132,18 +139,25 @@ class Autoscaler:
 
         world = self._world(snapshot, lifecycle)
         scale_up = plan_scale_up(
-            world, active, self._schedulers, self._recent_growth(now), cache=self._cache
+            world,
+            active,
+            self._schedulers,
+            self._recent_growth(now),
+            cache=self._cache,
+            unhealthy=lifecycle.unhealthy,
         )
         self._record_growth(world, scale_up.launches, now)
         actions.extend(scale_up.launches)
         explanations = self._explain(scale_up.explanations, world, pools, backing_off)
         told = {name for name, _ in messages}
         messages.extend((name, text) for name, text in scale_up.pool_messages if name not in told)
+        messages = _with_repair_withheld(messages, lifecycle.repair_withheld)
 
         disrupting = self._disrupting(world)
-        actions.extend(self._follow_drains(world, now, disrupting))
+        deleted_nodes = _nodes_of_deleted_vms(lifecycle)
+        actions.extend(self._follow_drains(world, now, disrupting - deleted_nodes))
 
-        leaving = set(self._drains) | disrupting | _nodes_of_deleted_vms(lifecycle)
+        leaving = set(self._drains) | disrupting | deleted_nodes
         launched_now = {key for launch in scale_up.launches for key in launch.pods}
         unplaced = [
             pod
@@ -379,6 +393,17 @@ def _template_admits(pool: Pool, pod: Pod, snapshot: Snapshot) -> bool:
     """Whether the pool's node template (labels, taints) admits the pod, whatever its size."""
     template = future_node(f"{pool.name}-template", pool, Resources(), snapshot.daemonsets)
     return template.static_failure(pod) is None
+
+
+def _with_repair_withheld(
+    messages: Sequence[tuple[str, str]], withheld: Sequence[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """Pool messages with the repair valve's appended to the pool's message, if it has one."""
+    extra = dict(withheld)
+    merged = [
+        (name, f"{text}; {extra.pop(name)}" if name in extra else text) for name, text in messages
+    ]
+    return merged + sorted(extra.items())
 
 
 def _nodes_of_deleted_vms(lifecycle: LifecycleResult) -> set[str]:

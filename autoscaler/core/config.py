@@ -41,6 +41,11 @@ class CoreConfig:
     registration_deadline: float = 5 * 60  # VMI running until its Node registers
     node_ready_deadline: float = 3 * 60  # Node registered until it reports Ready
 
+    # A node that was Ready once and has been NotReady for longer than this has its VM deleted
+    # (Unhealthy), without a drain: it cannot run its pods, which the tenant evicts by taint.
+    # Held in a pool where more than 20 % of the nodes are NotReady at once. 0 disables repair.
+    unhealthy_node_repair_after: float = 30 * 60
+
     # Per-pool backoff after a failed launch: base, doubling per consecutive failure, capped.
     # It resets when a VM of the pool becomes a Ready node.
     backoff_base: float = 30.0
@@ -57,7 +62,8 @@ class CoreConfig:
     # Delay between a node found drained and its VM deleted, so that the last evicted pods
     # have left the node's network and storage.
     delete_delay_after_drain: float = 5.0
-    # At most this many nodes start being disrupted in one pass, across all pools of a tenant.
+    # At most this many nodes start being disrupted in one pass, across all pools of a tenant;
+    # also, separately, at most this many unhealthy nodes are repaired in one pass.
     max_disrupted_per_pass: int = 10
     # At most this many nodes with pods are checked per pass for whether their pods fit
     # elsewhere (cluster-autoscaler's --scale-down-non-empty-candidates-count): each check
@@ -87,6 +93,7 @@ class CoreConfig:
             "scheduled_deadline": self.scheduled_deadline,
             "registration_deadline": self.registration_deadline,
             "node_ready_deadline": self.node_ready_deadline,
+            "unhealthy_node_repair_after": self.unhealthy_node_repair_after,
             "backoff_base": self.backoff_base,
             "backoff_max": self.backoff_max,
             "scale_down_validation_delay": self.scale_down_validation_delay,

@@ -1,14 +1,19 @@
-"""VM launch lifecycle: the phase each VM is in, its deadlines, failures, orphans and backoff.
+"""VM lifecycle: the phase each VM is in, its deadlines, failures, orphans, backoff and repair.
 
 A VM goes Provisioning -> Pending -> Scheduled -> Running (VMI up), then its Node registers
 (NotReady) and becomes Ready. Each phase has its own deadline (see CoreConfig). The time spent
 in a VM phase comes from ``VirtualMachine.phase_since``; the time a registered Node has been
 NotReady is measured from when the core first saw it so.
+
+A node that was Ready once and then stays NotReady is unhealthy, no longer launching: past
+``CoreConfig.unhealthy_node_repair_after`` its VM is deleted (repair), unless too many nodes of
+its pool are NotReady at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -16,6 +21,10 @@ from autoscaler.core.actions import DeleteVM, Reason
 from autoscaler.core.config import CoreConfig
 from autoscaler.core.model import Node, Pool, Snapshot, VirtualMachine, VMPhase
 from autoscaler.core.timers import Backoff, FirstSeen, format_duration
+
+# No repair in a pool where more than this share of the nodes are NotReady at once (one node
+# is always allowed): that is a wider outage, which deleting VMs would only make worse.
+MAX_UNHEALTHY_PERCENT = 20
 
 
 class LaunchPhase(StrEnum):
@@ -54,6 +63,12 @@ def node_of(vm: VirtualMachine, nodes_by_name: Mapping[str, Node]) -> Node | Non
     return nodes_by_name.get(vm.name)
 
 
+def _is_live_node(status: VMStatus) -> bool:
+    """A registered node whose VM and Node are not being deleted."""
+    node = status.node
+    return node is not None and not node.deleting and status.phase is not LaunchPhase.DELETING
+
+
 def launch_phase(vm: VirtualMachine, node: Node | None) -> LaunchPhase:
     if vm.phase is VMPhase.DELETING:
         return LaunchPhase.DELETING
@@ -89,6 +104,10 @@ class LifecycleResult:
     statuses: tuple[VMStatus, ...]
     # Names of VMs this pass deletes; they no longer count as launching or as capacity.
     deleted: frozenset[str]
+    # Nodes that were Ready once and are NotReady now: capacity neither up nor on its way.
+    unhealthy: frozenset[str] = frozenset()
+    # (pool, why) for pools whose unhealthy nodes are due for repair but held by the valve.
+    repair_withheld: tuple[tuple[str, str], ...] = ()
 
     def launching(self, pool: str) -> list[VMStatus]:
         """VMs of ``pool`` still on their way to a Ready node (and not being deleted now)."""
@@ -106,7 +125,8 @@ class LifecycleResult:
 
 
 class Lifecycle:
-    """Follows every VM of a tenant across passes; keeps the per-pool launch backoff."""
+    """Follows every VM of a tenant across passes; keeps the per-pool launch backoff and the
+    time each node that was Ready once has been NotReady."""
 
     def __init__(self, config: CoreConfig) -> None:
         self._config = config
@@ -115,6 +135,11 @@ class Lifecycle:
         self._seen_launching: set[str] = set()
         self._seen_ready: set[str] = set()
         self._failures_counted: set[str] = set()
+        self._unhealthy_since = FirstSeen()  # by VM name
+
+    def unhealthy_since(self, vm: str) -> float | None:
+        """Since when the node of ``vm``, Ready once, has been NotReady (None if it is not)."""
+        return self._unhealthy_since.since(vm)
 
     def backoff_remaining(self, pool: str, now: float) -> float:
         return self.backoff.remaining(pool, now)
@@ -124,12 +149,13 @@ class Lifecycle:
         nodes = {node.name: node for node in snapshot.nodes}
         statuses: list[VMStatus] = []
         actions: list[DeleteVM] = []
+        unhealthy: list[VMStatus] = []
 
         for vm in sorted(snapshot.vms, key=lambda v: v.name):
             node = node_of(vm, nodes)
             phase = launch_phase(vm, node)
             if phase is LaunchPhase.NODE_NOT_READY and vm.name in self._seen_ready:
-                # A node that was Ready once is no longer launching; its health is not ours.
+                # A node that was Ready once is no longer launching; repair looks after it.
                 phase = LaunchPhase.READY
             status = VMStatus(vm, phase, node, self._since(vm, phase, now))
             statuses.append(status)
@@ -149,6 +175,8 @@ class Lifecycle:
                 continue
             if phase is LaunchPhase.READY:
                 self._became_ready(vm)
+                if node is not None and not node.ready and not node.deleting:
+                    unhealthy.append(status)
                 continue
             if phase in LAUNCHING_PHASES:
                 self._seen_launching.add(vm.name)
@@ -164,11 +192,63 @@ class Lifecycle:
         self._not_ready_since.observe(
             (s.vm.name for s in statuses if s.phase is LaunchPhase.NODE_NOT_READY), now
         )
+        self._unhealthy_since.observe((s.vm.name for s in unhealthy), now)
+        deleting = {a.vm for a in actions}
+        live = [s for s in statuses if _is_live_node(s) and s.vm.name not in deleting]
+        repairs, withheld = self._repairs(unhealthy, live, pools, now)
+        actions.extend(repairs)
         return LifecycleResult(
             actions=tuple(actions),
             statuses=tuple(statuses),
             deleted=frozenset(a.vm for a in actions),
+            unhealthy=frozenset(s.node.name for s in unhealthy if s.node is not None),
+            repair_withheld=withheld,
         )
+
+    def _repairs(
+        self,
+        unhealthy: Sequence[VMStatus],
+        nodes: Sequence[VMStatus],
+        pools: Mapping[str, Pool],
+        now: float,
+    ) -> tuple[list[DeleteVM], tuple[tuple[str, str], ...]]:
+        """Delete the VMs of valid pools' nodes NotReady for too long, oldest first, unless
+        too many of their pool's ``nodes`` (those not on their way out) are NotReady."""
+        after = self._config.unhealthy_node_repair_after
+        if after <= 0:
+            return [], ()
+        due: list[tuple[float, VMStatus]] = []
+        for status in unhealthy:
+            pool = pools.get(status.vm.pool)
+            elapsed = self._unhealthy_since.elapsed(status.vm.name, now)
+            if pool is not None and pool.settings is not None and elapsed > after:
+                due.append((elapsed, status))
+        withheld: dict[str, str] = {}
+        for name in sorted({status.vm.pool for _, status in due}):
+            sick = sum(1 for s in unhealthy if s.vm.pool == name)
+            total = sum(1 for s in nodes if s.vm.pool == name)
+            if sick > max(1, math.ceil(total * MAX_UNHEALTHY_PERCENT / 100)):
+                withheld[name] = (
+                    f"repair withheld: {sick} of {total} nodes of pool {name} are NotReady "
+                    f"(more than {MAX_UNHEALTHY_PERCENT}%)"
+                )
+        due = sorted(
+            (d for d in due if d[1].vm.pool not in withheld), key=lambda d: (-d[0], d[1].vm.name)
+        )
+        repairs = []
+        for elapsed, status in due[: self._config.max_disrupted_per_pass]:
+            vm, node = status.vm, status.node
+            assert node is not None
+            repairs.append(
+                DeleteVM(
+                    vm=vm.name,
+                    reason=Reason.UNHEALTHY,
+                    node=node.name,
+                    detail=f"node {node.name} of VM {vm.name} (pool {vm.pool}) has been NotReady "
+                    f"for {format_duration(elapsed)} (repair after {format_duration(after)})",
+                )
+            )
+        return repairs, tuple(sorted(withheld.items()))
 
     def _since(self, vm: VirtualMachine, phase: LaunchPhase, now: float) -> float:
         if phase is LaunchPhase.NODE_NOT_READY:

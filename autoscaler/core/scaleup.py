@@ -9,7 +9,7 @@ the next pool that admits it.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from math import ceil
 
@@ -93,7 +93,10 @@ def _pool_node_counts(snapshot: Snapshot) -> dict[str, int]:
 
 
 def _launching_nodes(
-    snapshot: Snapshot, pools: Mapping[str, Pool], bound: Mapping[str, Sequence[Pod]]
+    snapshot: Snapshot,
+    pools: Mapping[str, Pool],
+    bound: Mapping[str, Sequence[Pod]],
+    unhealthy: Collection[str],
 ) -> list[NodeState]:
     """The nodes that VMs still on their way will become."""
     nodes = {node.name: node for node in snapshot.nodes}
@@ -103,8 +106,10 @@ def _launching_nodes(
             continue
         name = vm.node_name or vm.name
         node = nodes.get(name)
-        if node is not None and (node.ready or node.unschedulable or node.deleting):
-            continue  # registered: an existing node, in use or on its way out
+        if node is not None and (
+            node.ready or node.unschedulable or node.deleting or name in unhealthy
+        ):
+            continue  # registered: an existing node, in use, on its way out or down
         pool = pools.get(vm.pool) or Pool(vm.pool)
         states.append(
             future_node(
@@ -192,12 +197,14 @@ def plan_scale_up(
     schedulers: frozenset[str] = DEFAULT_SCHEDULERS,
     min_loads: Mapping[str, Resources] | None = None,
     cache: NodeCache | None = None,
+    unhealthy: Collection[str] = (),
 ) -> ScaleUpResult:
     """Plan for every pending pod; launch VMs only in the given (active) pools.
 
     ``min_loads`` maps a pool to the load each of its new VMs is sized to hold at least
     (see :func:`~autoscaler.core.rightsizing.size_for_classes`); ``cache`` reuses the
-    NodeStates of unchanged nodes from earlier plans."""
+    NodeStates of unchanged nodes from earlier plans; ``unhealthy`` names NotReady nodes
+    that were Ready once, which take no pods (they still count towards their pool's size)."""
     cache = cache if cache is not None else NodeCache(enabled=False)
     pending = cache.pending(snapshot.pods, schedulers)
     # One grouping serves every step; it carries identity if any pod has anti-affinity.
@@ -213,7 +220,7 @@ def plan_scale_up(
         if rest:
             known = {p.name: p for p in snapshot.pools}
             known.update((p.name, p) for p in pools)
-            launching = _launching_nodes(snapshot, known, bound)
+            launching = _launching_nodes(snapshot, known, bound, unhealthy)
             rest = _settle(rest, launching, Verdict.FITS_LAUNCHING, placements, outcomes)
 
     budget = Budget(snapshot.hosts, snapshot.limits, snapshot.vms, _pool_node_counts(snapshot))

@@ -3,7 +3,8 @@
 An eviction is refused while the pod's budget allows no disruption, exactly as the API server
 answers 429; pods that are not healthy (not running yet) can always be evicted. A node deleted
 with pods still on it kills them: if that takes a budget's healthy pods below what it requires,
-it is a violation (the autoscaler must never cause one).
+it is a violation (the autoscaler must never cause one). Pods of a node that went down stop
+being healthy at once, so their later removal is no violation.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Disruptions:
         self.killed = 0
         self._healthy: dict[str, int] = {}  # by owner, kept up to date from pod events
         world.start_listeners.append(self._started)
+        world.stop_listeners.append(self._stopped)
         world.pod_listeners.append(self._gone)
 
     def _started(self, pod: Pod) -> None:
@@ -37,6 +39,9 @@ class Disruptions:
             self._healthy[owner] = self._healthy.get(owner, 0) + 1
 
     def _gone(self, pod: Pod, why: str) -> None:
+        self._stopped(pod)
+
+    def _stopped(self, pod: Pod) -> None:
         owner = self._owner(pod)
         if owner is not None and is_healthy(pod):
             self._healthy[owner] -= 1

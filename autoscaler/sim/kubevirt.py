@@ -4,6 +4,9 @@ A VM takes ``host_footprint(shape)`` of one host or stays Pending until some hos
 Booting takes a drawn delay; a configured share fails (VMPhase.FAILED) and another share boots
 but never registers a Node. A registered Node has ``node_allocatable(shape)``, the pool's
 template labels and taints plus the ``kvpool.io`` labels, and turns Ready after another delay.
+A configured share of Ready nodes crash after a drawn time: the node goes NotReady for good, its
+pods stop running, and the tenant's node lifecycle controller evicts them after the default
+NotReady toleration (DaemonSet pods tolerate it and stay).
 Deleting a VM kills what runs on its node at once and frees the host after a drawn delay.
 """
 
@@ -29,6 +32,10 @@ from autoscaler.sim.engine import Engine, RandomStreams
 from autoscaler.sim.scenario import VirtualMachines
 from autoscaler.sim.world import SimHost, SimNode, SimVM, World
 
+# How long pods tolerate node.kubernetes.io/not-ready and /unreachable by default
+# (the DefaultTolerationSeconds admission plugin) before the taint evicts them.
+NOT_READY_TOLERATION = 300.0
+
 
 class KubeVirt:
     def __init__(
@@ -48,12 +55,14 @@ class KubeVirt:
         self._ready = streams("vm-ready")
         self._delete = streams("vm-delete")
         self._failures = streams("vm-failures")
+        self._crashes = streams("vm-crashes")
         self._on_node_registered = on_node_registered
         self._on_pod_killed = on_pod_killed
         self._serial = 0
         self.launched = 0
         self.deleted = 0
         self.failed = 0  # failed to boot or never registered a Node
+        self.crashed: list[str] = []  # VMs whose node went NotReady for good, in order
         self.peak = 0
 
     # Creation and placement ------------------------------------------------------------------
@@ -154,6 +163,28 @@ class KubeVirt:
         for pod in self._world.pods_on(vm.node_name):
             if pod.is_daemonset_pod and pod.phase is PodPhase.PENDING:
                 self._world.start_pod(pod.key)
+        crash = self._settings.crash_after_ready
+        if crash.share > 0 and self._crashes.random() < crash.share:
+            self._engine.after(draw(crash.after, self._crashes), lambda: self._crash(vm))
+
+    # Crashes ---------------------------------------------------------------------------------
+    def _crash(self, vm: SimVM) -> None:
+        node = vm.node_name
+        if not self._alive(vm) or node not in self._world.nodes:
+            return
+        self.crashed.append(vm.name)
+        self._world.update_node(node, ready=False)
+        for pod in self._world.pods_on(node):
+            self._world.lose_pod(pod.key)
+        self._engine.after(NOT_READY_TOLERATION, lambda: self._evict_by_taint(vm))
+
+    def _evict_by_taint(self, vm: SimVM) -> None:
+        node = vm.node_name
+        if not self._alive(vm) or node not in self._world.nodes:
+            return
+        for pod in self._world.pods_on(node):
+            if not pod.is_daemonset_pod:
+                self._on_pod_killed(pod.key)
 
     # Deletion --------------------------------------------------------------------------------
     def delete(self, name: str) -> bool:

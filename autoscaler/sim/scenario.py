@@ -135,6 +135,13 @@ class Delay(Strict):
         return self.min if self.distribution == "fixed" else self.max
 
 
+class CrashAfterReady(Strict):
+    """A share of the nodes that become Ready go NotReady for good after a drawn time."""
+
+    share: float = Field(default=0.0, ge=0.0, le=1.0)
+    after: Delay = Delay(min=30 * 60.0, max=4 * 3600.0)
+
+
 class VirtualMachines(Strict):
     boot_delay: Delay = Delay(min=40.0, max=90.0)
     register_delay: Delay = Delay(min=5.0, max=15.0)
@@ -142,6 +149,7 @@ class VirtualMachines(Strict):
     delete_delay: Delay = Delay(min=10.0, max=30.0)
     fail_to_boot: float = Field(default=0.0, ge=0.0, le=1.0)
     never_register: float = Field(default=0.0, ge=0.0, le=1.0)
+    crash_after_ready: CrashAfterReady = CrashAfterReady()
 
     @property
     def boot_time(self) -> float:

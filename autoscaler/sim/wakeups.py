@@ -28,8 +28,12 @@ class CoreWakeups:
         config, core = self._config, self._autoscaler
         nodes = {n.name: n for n in snapshot.nodes}
         not_ready: set[str] = set()
+        repair_after = config.unhealthy_node_repair_after
         for vm in snapshot.vms:
             node = nodes.get(vm.node_name or vm.name)
+            unhealthy_since = core.unhealthy_since(vm.name)
+            if unhealthy_since is not None and repair_after > 0:
+                yield unhealthy_since + repair_after
             phase = launch_phase(vm, node)
             deadline = phase_deadline(phase, config)
             if phase not in LAUNCHING_PHASES or deadline is None:

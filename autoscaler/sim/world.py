@@ -105,6 +105,8 @@ class World:
     totals: Totals = field(default_factory=Totals)
     pod_listeners: list[PodListener] = field(default_factory=list)
     start_listeners: list[Callable[[Pod], None]] = field(default_factory=list)
+    # Called with a running pod as it was before it stopped running (its node went down).
+    stop_listeners: list[Callable[[Pod], None]] = field(default_factory=list)
     bind_listeners: list[Callable[[Pod], None]] = field(default_factory=list)
     bound_at: dict[str, float] = field(default_factory=dict)
     now: Callable[[], float] = lambda: 0.0
@@ -155,6 +157,16 @@ class World:
         self.touch()
         for listener in self.start_listeners:
             listener(running)
+
+    def lose_pod(self, key: str) -> None:
+        """A running pod's node stopped answering: its phase becomes Unknown (not healthy)."""
+        pod = self.pods.get(key)
+        if pod is None or pod.phase is not PodPhase.RUNNING:
+            return
+        self.pods[key] = dataclasses.replace(pod, phase=PodPhase.UNKNOWN)
+        self.touch()
+        for listener in self.stop_listeners:
+            listener(pod)
 
     def remove_pod(self, key: str, why: str) -> Pod | None:
         pod = self.pods.pop(key, None)
