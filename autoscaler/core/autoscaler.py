@@ -11,7 +11,7 @@ taint is ours, so a new instance on the same world picks up the drains of the pr
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from autoscaler.api.resources import Resources
@@ -65,11 +65,12 @@ class Autoscaler:
         self._resting_until: dict[str, float] = {}  # nodes whose drain was given up
         # (when, pool, requests of the pods launched for), within the growth window.
         self._growth: list[tuple[float, str, Resources]] = []
-        self._unhealthy: frozenset[str] = frozenset()  # of the current pass
 
-    def _plan_scale_up(self, snapshot: Snapshot, pools: Sequence[Pool]) -> ScaleUpResult:
+    def _plan_scale_up(
+        self, snapshot: Snapshot, pools: Sequence[Pool], unhealthy: Collection[str]
+    ) -> ScaleUpResult:
         return plan_scale_up(
-            snapshot, pools, self._schedulers, cache=self._cache, unhealthy=self._unhealthy
+            snapshot, pools, self._schedulers, cache=self._cache, unhealthy=unhealthy
         )
 
     def _recent_growth(self, now: float) -> dict[str, Resources]:
@@ -117,7 +118,6 @@ class Autoscaler:
     def decide(self, snapshot: Snapshot, now: float) -> Plan:
         self._cache.begin(snapshot)
         lifecycle = self._lifecycle.step(snapshot, now)
-        self._unhealthy = lifecycle.unhealthy
         actions: list[Action] = list(lifecycle.actions)
         pools = sorted(snapshot.pools, key=lambda p: p.name)
         valid = [pool for pool in pools if pool.settings is not None]

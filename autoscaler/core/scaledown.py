@@ -45,9 +45,9 @@ class Launches(Protocol):
     def placements(self) -> Mapping[str, str]: ...
 
 
-# plan_scale_up(snapshot, pools), injected so that this module does not depend on how
-# scale-up is computed.
-ScaleUpPlanner = Callable[[Snapshot, Sequence[Pool]], Launches]
+# plan_scale_up(snapshot, pools, unhealthy), injected so that this module does not depend on
+# how scale-up is computed; ``unhealthy`` are the nodes, Ready once, that are NotReady now.
+ScaleUpPlanner = Callable[[Snapshot, Sequence[Pool], Collection[str]], Launches]
 
 
 @dataclass(frozen=True, slots=True)
@@ -559,7 +559,7 @@ class _Pass:
             after,
             pods=tuple(p for p in after.pods if p.node_name is not None or p.key in moved_keys),
         )
-        result = self.owner.plan_scale_up(after, [pool])
+        result = self.owner.plan_scale_up(after, [pool], self.lifecycle.unhealthy)
         launches = [la for la in result.launches if la.pods]
         if len(launches) != 1 or not moved_keys <= set(result.placements) | set(launches[0].pods):
             return None
@@ -696,7 +696,7 @@ class _Pass:
             pod for name in self.leaving for pod in movable_pods(self.bound.get(name, ()))
         ]
         after = without_nodes(self.snapshot, removed, [*leaving_pods, *moved], self.now)
-        result = self.owner.plan_scale_up(after, self.scale_up_pools)
+        result = self.owner.plan_scale_up(after, self.scale_up_pools, self.lifecycle.unhealthy)
         return launched_pods(result) <= self.launched_now
 
     def _replacement(self, info: _Info) -> list[LaunchVM]:
@@ -708,7 +708,7 @@ class _Pass:
             after,
             pods=tuple(p for p in after.pods if p.node_name is not None or p.key in moved_keys),
         )
-        result = self.owner.plan_scale_up(after, [info.pool])
+        result = self.owner.plan_scale_up(after, [info.pool], self.lifecycle.unhealthy)
         return [
             dataclasses.replace(
                 launch,

@@ -7,7 +7,7 @@ the tests of the whole state machine use the real scale-up.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from test_autoscaler_world import (
@@ -37,11 +37,13 @@ class _Result:
     placements: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
-def no_relaunch(snapshot: Snapshot, pools: Sequence[Pool]) -> _Result:
+def no_relaunch(snapshot: Snapshot, pools: Sequence[Pool], unhealthy: Collection[str]) -> _Result:
     return _Result(())
 
 
-def relaunch_every_pending_pod(snapshot: Snapshot, pools: Sequence[Pool]) -> _Result:
+def relaunch_every_pending_pod(
+    snapshot: Snapshot, pools: Sequence[Pool], unhealthy: Collection[str]
+) -> _Result:
     pending = tuple(p.key for p in snapshot.pods if p.node_name is None and p.unschedulable)
     if not pending or not pools:
         return _Result(())
