@@ -89,6 +89,15 @@ class Totals:
     daemonset_requested: Resources = EMPTY  # requests of DaemonSet pods bound to nodes
     vms_on_hosts: int = 0
 
+    def count_bound(self, pod: Pod, adding: bool) -> None:
+        """Add a pod's requests as it is bound (``adding``), or take them away as it goes."""
+        total = self.daemonset_requested if pod.is_daemonset_pod else self.requested
+        total = total + pod.requests if adding else total - pod.requests
+        if pod.is_daemonset_pod:
+            self.daemonset_requested = total
+        else:
+            self.requested = total
+
 
 @dataclass
 class World:
@@ -130,10 +139,7 @@ class World:
         )
         self.pods[key] = bound
         self.bound_at[key] = self.now()
-        if bound.is_daemonset_pod:
-            self.totals.daemonset_requested = self.totals.daemonset_requested + bound.requests
-        else:
-            self.totals.requested = self.totals.requested + bound.requests
+        self.totals.count_bound(bound, adding=True)
         self.touch()
         for listener in self.bind_listeners:
             listener(bound)
@@ -176,10 +182,7 @@ class World:
             node = self.nodes.get(pod.node_name)
             if node is not None:
                 node.state.remove(pod)
-            if pod.is_daemonset_pod:
-                self.totals.daemonset_requested = self.totals.daemonset_requested - pod.requests
-            else:
-                self.totals.requested = self.totals.requested - pod.requests
+            self.totals.count_bound(pod, adding=False)
         self.bound_at.pop(key, None)
         self.touch()
         for listener in self.pod_listeners:
