@@ -117,7 +117,7 @@ images = st.one_of(
     key=st.text(max_size=20),
     shape=shapes,
     image=images,
-    host=st.none() | st.from_regex(r"[a-z][a-z0-9-]{0,30}", fullmatch=True),
+    host=st.none() | st.from_regex(r"[a-z]([a-z0-9-]{0,29}[a-z0-9])?", fullmatch=True),
     options=st.builds(
         VMOptions,
         run_strategy=st.sampled_from(["Always", "RerunOnFailure"]),
