@@ -239,13 +239,16 @@ def kubeadm_join_user_data(
     join: KubeadmJoin,
     pool_labels: Mapping[str, str] | None = None,
     pool_taints: Sequence[TaintLike] = (),
+    zone_labels: Mapping[str, str] | None = None,
 ) -> str:
     """A ``#cloud-config`` that writes a kubeadm JoinConfiguration and runs ``kubeadm join``.
 
     The Node registers as the VM's name with ``providerID kubevirt://<vm>``, the pool's
-    template labels plus the ``kvpool.io/`` labels, and the pool's template taints.
+    template labels, the zone labels of the hosts it is pinned to
+    (``topology.kubernetes.io/zone`` and ``/region``) and the ``kvpool.io/`` labels, and the
+    pool's template taints.
     """
-    template_labels = dict(pool_labels or {})
+    template_labels = {**(pool_labels or {}), **(zone_labels or {})}
     check_node_labels(template_labels)
     check_taints(pool_taints)
     node_labels = {

@@ -113,6 +113,8 @@ def _check_labels(labels: dict[str, str]) -> dict[str, str]:
 
 
 DnsLabel = Annotated[str, Field(min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN)]
+LABEL_VALUE_PATTERN: Final = r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$"
+ZoneName = Annotated[str, Field(min_length=1, max_length=63, pattern=LABEL_VALUE_PATTERN)]
 DnsSubdomain = Annotated[str, Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN_PATTERN)]
 
 
@@ -347,6 +349,15 @@ class TenantClusterSpec(StrictModel):
         ge=1,
         le=1000,
         description="This tenant's share of scarce host capacity relative to other tenants.",
+    )
+    zones: list[ZoneName] | None = Field(
+        default=None,
+        min_length=1,
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+        description=(
+            "The zones (topology.kubernetes.io/zone of the bare-metal hosts) this tenant's "
+            "VMs may run in; absent: every host."
+        ),
     )
 
     @model_validator(mode="after")

@@ -21,6 +21,9 @@ SHAPE_LABEL: Final = "kvpool.io/shape"
 MANAGED_BY_LABEL: Final = "app.kubernetes.io/managed-by"
 MANAGED_BY: Final = "kubevirt-autoscaler"
 HOSTNAME_LABEL: Final = "kubernetes.io/hostname"
+ZONE_LABEL: Final = "topology.kubernetes.io/zone"
+REGION_LABEL: Final = "topology.kubernetes.io/region"
+ZONE_LABELS: Final = (ZONE_LABEL, REGION_LABEL)
 
 # Label values cannot hold every pool name (a NodePool name may be 253 characters long), so the
 # exact name also travels in this annotation and wins over the label when both are present.

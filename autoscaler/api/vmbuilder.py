@@ -16,8 +16,10 @@ from autoscaler.api import kubevirt as kv
 from autoscaler.api.naming import (
     HOSTNAME_LABEL,
     POOL_ANNOTATION,
+    ZONE_LABELS,
     is_dns_label,
     is_dns_subdomain,
+    is_label_value,
     object_labels,
     root_data_volume_name,
     user_data_secret_name,
@@ -84,11 +86,17 @@ def whole_cores(shape: Shape) -> int:
 
 
 def build_vm(
-    identity: VMIdentity, host: str | None = None, options: VMOptions = DEFAULT_OPTIONS
+    identity: VMIdentity,
+    host: str | None = None,
+    options: VMOptions = DEFAULT_OPTIONS,
+    zone: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The ``kubevirt.io/v1 VirtualMachine`` for ``identity``, as a JSON-ready dict.
 
     ``host`` is the bare-metal host the plan packed the VM onto (``kubernetes.io/hostname``).
+    ``zone`` holds the ``topology.kubernetes.io/zone`` and ``/region`` labels of the zone the
+    plan put the VM in: the VMI's ``nodeSelector`` requires them, so the VM runs only there
+    (the host itself stays a preference unless ``pin_to_host``).
     """
     labels = identity.labels
     root_volume, dv_templates = _root_volume(identity, labels)
@@ -106,7 +114,7 @@ def build_vm(
         ],
         eviction_strategy="None",
         termination_grace_period_seconds=options.termination_grace_period_seconds,
-        **_host_placement(host, options.pin_to_host),
+        **_placement(host, options.pin_to_host, zone or {}),
     )
     vm = kv.VirtualMachine(
         metadata=kv.ObjectMeta(
@@ -184,24 +192,31 @@ def _root_volume(
     return kv.Volume(name=ROOT_VOLUME, data_volume=kv.DataVolumeRef(name=dv_name)), [template]
 
 
-def _host_placement(host: str | None, pin: bool) -> dict[str, Any]:
+def _placement(host: str | None, pin: bool, zone: Mapping[str, str]) -> dict[str, Any]:
+    for key, value in zone.items():
+        if key not in ZONE_LABELS:
+            raise ValueError(f"zone label {key!r} is not one of {', '.join(ZONE_LABELS)}")
+        if not is_label_value(value) or not value:
+            raise ValueError(f"zone label {key}: {value!r} is not a valid label value")
+    placement: dict[str, Any] = {"node_selector": dict(zone)} if zone else {}
     if host is None:
-        return {}
+        return placement
     if not is_dns_subdomain(host):
         raise ValueError(f"host {host!r} is not a valid node name")
     if pin:
-        return {"node_selector": {HOSTNAME_LABEL: host}}
+        return {"node_selector": {**zone, HOSTNAME_LABEL: host}}
     term = kv.NodeSelectorTerm(
         match_expressions=[
             kv.NodeSelectorRequirement(key=HOSTNAME_LABEL, operator="In", values=[host])
         ]
     )
     return {
+        **placement,
         "affinity": kv.Affinity(
             node_affinity=kv.NodeAffinity(
                 preferred_during_scheduling_ignored_during_execution=[
                     kv.PreferredSchedulingTerm(weight=HOST_AFFINITY_WEIGHT, preference=term)
                 ]
             )
-        )
+        ),
     }

@@ -203,7 +203,11 @@ class Actuator:
                 )
                 pool = context.pools.get(action.pool)
                 user_data = kubeadm_join_user_data(
-                    identity, join, template_labels(pool), pool.taints if pool else ()
+                    identity,
+                    join,
+                    template_labels(pool),
+                    pool.taints if pool else (),
+                    action.zone.labels,
                 )
                 await self._provider.launch(
                     LaunchRequest(
@@ -214,6 +218,7 @@ class Actuator:
                         image=image,
                         user_data=user_data,
                         host=action.host,
+                        zone_labels=action.zone.labels,
                     )
                 )
                 result = "success"

@@ -18,6 +18,7 @@ from autoscaler.core.model import (
     VirtualMachine,
 )
 from autoscaler.core.pools import pool_from_object
+from autoscaler.core.zones import in_allowed_zones
 
 
 def pools_of(nodepools: Iterable[Mapping[str, Any]], tenant: TenantCluster) -> tuple[Pool, ...]:
@@ -57,7 +58,7 @@ def build_snapshot(
         nodes=tuple(nodes),
         vms=with_node_names(vms, nodes),
         pools=tuple(pools),
-        hosts=tuple(hosts),
+        hosts=in_allowed_zones(hosts, tenant.spec.zones),
         shape_bounds=tenant.shape_bounds(),
         limits=tenant.tenant_limits(),
         daemonsets=tuple(daemonsets),

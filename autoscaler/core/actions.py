@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from autoscaler.api.policy import Shape
+from autoscaler.core.model import NO_ZONE, Zone
 
 
 class Reason(StrEnum):
@@ -36,6 +37,7 @@ class LaunchVM:
     host: str | None = None  # the host the plan packed this VM onto (a hint, not a binding)
     pods: tuple[str, ...] = ()  # keys of the pending pods this VM was sized for
     detail: str = ""
+    zone: Zone = NO_ZONE  # the VM is pinned to this zone's hosts; its Node gets its labels
 
 
 @dataclass(frozen=True, slots=True)

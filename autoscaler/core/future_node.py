@@ -1,4 +1,9 @@
-"""The Node a VM will register as, before it exists: its labels, taints and free capacity."""
+"""The Node a VM will register as, before it exists: its labels, taints and free capacity.
+
+``future_node(name, pool, allocatable, zone=zone)`` is "a new node of pool P in zone Z": the
+pool's template labels and taints, the kubelet's own labels, and the zone's
+``topology.kubernetes.io/zone`` and ``/region`` labels (see :mod:`autoscaler.core.zones`).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,12 @@ from autoscaler.api.resources import Resources
 from autoscaler.core.model import (
     HOSTNAME_LABEL,
     IMAGE_HASH_LABEL,
+    NO_ZONE,
     POOL_LABEL,
     DaemonSet,
     Pod,
     Pool,
+    Zone,
 )
 from autoscaler.core.overhead import daemonset_overhead, node_allocatable
 from autoscaler.core.predicates import NodeState
@@ -26,18 +33,28 @@ KUBELET_DEFAULT_LABELS: Final[Mapping[str, str]] = {
 }
 
 
-def future_node_labels(pool: Pool, name: str, image_hash: str | None = None) -> dict[str, str]:
+def future_node_labels(
+    pool: Pool, name: str, image_hash: str | None = None, zone: Zone = NO_ZONE
+) -> dict[str, str]:
     """The labels the Node will register with; ``image_hash`` defaults to the pool's."""
-    labels = {**KUBELET_DEFAULT_LABELS, **pool.labels, POOL_LABEL: pool.name, HOSTNAME_LABEL: name}
+    labels = {
+        **KUBELET_DEFAULT_LABELS,
+        **pool.labels,
+        **zone.labels,
+        POOL_LABEL: pool.name,
+        HOSTNAME_LABEL: name,
+    }
     image_hash = image_hash or pool.image_hash
     if image_hash:
         labels[IMAGE_HASH_LABEL] = image_hash
     return labels
 
 
-def pool_daemonset_overhead(pool: Pool, daemonsets: Sequence[DaemonSet]) -> Resources:
-    """What the DaemonSets take on every node of the pool."""
-    return daemonset_overhead(future_node_labels(pool, ""), pool.taints, daemonsets)
+def pool_daemonset_overhead(
+    pool: Pool, daemonsets: Sequence[DaemonSet], zone: Zone = NO_ZONE
+) -> Resources:
+    """What the DaemonSets take on every node of the pool in ``zone``."""
+    return daemonset_overhead(future_node_labels(pool, "", zone=zone), pool.taints, daemonsets)
 
 
 def future_node(
@@ -47,8 +64,9 @@ def future_node(
     daemonsets: Sequence[DaemonSet] = (),
     bound_pods: Iterable[Pod] = (),
     image_hash: str | None = None,
+    zone: Zone = NO_ZONE,
 ) -> NodeState:
-    """A node of ``pool`` not registered (or not Ready) yet.
+    """A node of ``pool`` in ``zone`` not registered (or not Ready) yet.
 
     Its DaemonSet pods are counted as overhead unless some of them are already bound to it.
     The node has no name for ``matchFields`` yet.
@@ -58,11 +76,11 @@ def future_node(
     bound = list(bound_pods)
     overhead: Resources = Resources()
     if not any(p.is_daemonset_pod for p in bound):
-        overhead = pool_daemonset_overhead(pool, daemonsets)
+        overhead = pool_daemonset_overhead(pool, daemonsets, zone)
     return NodeState(
         name,
         allocatable,
-        future_node_labels(pool, name, image_hash),
+        future_node_labels(pool, name, image_hash, zone),
         pool.taints,
         bound,
         used=overhead,

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from autoscaler.api.naming import REGION_LABEL as REGION_LABEL
+from autoscaler.api.naming import ZONE_LABEL as ZONE_LABEL
 from autoscaler.api.policy import PoolSettings, Shape, ShapeBounds, TenantLimits
 from autoscaler.api.resources import EMPTY, Resources
 
@@ -173,6 +175,36 @@ class VMPhase(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Zone:
+    """Where a bare-metal host is: its zone and region labels ("" when it has none).
+
+    A VM planned in a zone is pinned to hosts with these labels and its Node registers with
+    them; :data:`NO_ZONE` (hosts without either label) pins nothing and labels nothing.
+    """
+
+    name: str = ""
+    region: str = ""
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """The labels a node (or host) in this zone carries."""
+        labels = {}
+        if self.region:
+            labels[REGION_LABEL] = self.region
+        if self.name:
+            labels[ZONE_LABEL] = self.name
+        return labels
+
+    def __str__(self) -> str:
+        if not self.name and not self.region:
+            return "no zone"
+        return "/".join(part for part in (self.region, self.name) if part)
+
+
+NO_ZONE = Zone()
+
+
+@dataclass(frozen=True, slots=True)
 class VirtualMachine:
     """The core's view of one worker VM of this tenant."""
 
@@ -186,6 +218,7 @@ class VirtualMachine:
     host: str | None = None
     node_name: str | None = None  # the Node it registered as, once it has
     reason: str = ""  # why it is in this phase, when the backend says (e.g. Unschedulable)
+    zone: Zone = NO_ZONE  # the zone it is pinned to; its Node registers with these labels
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +234,10 @@ class Host:
     @property
     def free(self) -> Resources:
         return (self.allocatable - self.allocated).clamp_negative()
+
+    @property
+    def zone(self) -> Zone:
+        return Zone(self.labels.get(ZONE_LABEL, ""), self.labels.get(REGION_LABEL, ""))
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,8 @@ Two levels. Pods into VMs: first-fit decreasing by dominant share into bins of t
 shape that the pool, the tenant's bounds and the roomiest bare-metal host allow; then each bin
 shrinks to the smallest allowed shape whose node still holds its pods. VMs onto hosts:
 first-fit decreasing by host footprint; a VM that no host can take is split in two and each
-half sized and placed again, down to single pods.
+half sized and placed again, down to single pods. A pool is sized for one zone at a time: its
+planned nodes carry the zone's labels and its VMs go only on hosts of that zone.
 """
 
 from __future__ import annotations
@@ -19,7 +20,16 @@ from autoscaler.api.resources import CPU, MEMORY, PODS, Resources
 from autoscaler.core.actions import Reason, Verdict
 from autoscaler.core.equivalence import PodClass, group_equivalent
 from autoscaler.core.future_node import future_node_labels
-from autoscaler.core.model import HOSTNAME_LABEL, Host, Pod, Pool, VirtualMachine, VMPhase
+from autoscaler.core.model import (
+    HOSTNAME_LABEL,
+    NO_ZONE,
+    Host,
+    Pod,
+    Pool,
+    VirtualMachine,
+    VMPhase,
+    Zone,
+)
 from autoscaler.core.overhead import GI, host_footprint, node_allocatable
 from autoscaler.core.predicates import NodeState, amounts
 from autoscaler.core.scheduling import place_class
@@ -45,6 +55,7 @@ class SizedVM:
     host: str
     pods: tuple[Pod, ...] = ()
     reason: Reason = Reason.PENDING_PODS
+    zone: Zone = NO_ZONE  # the zone of ``host``: the VM is pinned to it
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,17 +92,24 @@ class Budget:
     ) -> None:
         usable = sorted((h for h in hosts if h.schedulable), key=lambda h: h.name)
         self._hosts: list[tuple[str, dict[str, int]]] = [(h.name, dict(h.free)) for h in usable]
+        self._zone_of: dict[str, Zone] = {h.name: h.zone for h in usable}
         self.limits = limits
         counted = [vm for vm in vms if vm.phase != VMPhase.DELETING]
         self.vms = len(counted)
         self.cpu = sum(vm.shape.cpu for vm in counted)
         self.memory = sum(vm.shape.memory for vm in counted)
         self._pool_nodes = dict(pool_nodes)
-        self._cursor: dict[Shape, int] = {}
+        self._cursor: dict[tuple[Shape, Zone | None], int] = {}
         self._free_by_name = dict(self._hosts)
 
-    def hosts_free(self) -> list[dict[str, int]]:
-        return [free for _, free in self._hosts]
+    def hosts_free(self, zone: Zone | None = None) -> list[dict[str, int]]:
+        """Free capacity of each host (of ``zone`` only, unless None)."""
+        if zone is None:
+            return [free for _, free in self._hosts]
+        return [free for name, free in self._hosts if self._zone_of[name] == zone]
+
+    def zone_of(self, host: str) -> Zone:
+        return self._zone_of.get(host, NO_ZONE)
 
     def host_free(self) -> dict[str, Resources]:
         return {name: Resources(free) for name, free in self._hosts}
@@ -118,20 +136,23 @@ class Budget:
     def vm_count_reached(self) -> bool:
         return self.limits.vms is not None and self.vms >= self.limits.vms
 
-    def host_for(self, shape: Shape) -> str | None:
-        """The first host (by name) with room for the VM's footprint."""
+    def host_for(self, shape: Shape, zone: Zone | None = None) -> str | None:
+        """The first host (by name, of ``zone`` unless None) with room for the VM's footprint."""
         footprint = host_footprint(shape)
         cpu, memory = footprint[CPU], footprint[MEMORY]
         # Hosts only fill up during a plan, so the first host that can take a footprint
         # never moves backwards: resume the scan where the same footprint last stopped.
-        start = self._cursor.get(shape, 0)
-        hosts = self._hosts
+        key = (shape, zone)
+        start = self._cursor.get(key, 0)
+        hosts, zone_of = self._hosts, self._zone_of
         for index in range(start, len(hosts)):
-            free = hosts[index][1]
+            name, free = hosts[index]
+            if zone is not None and zone_of[name] != zone:
+                continue
             if free.get(CPU, 0) >= cpu and free.get(MEMORY, 0) >= memory:
-                self._cursor[shape] = index
-                return hosts[index][0]
-        self._cursor[shape] = len(hosts)
+                self._cursor[key] = index
+                return name
+        self._cursor[key] = len(hosts)
         return None
 
     def take(self, pool: str, shape: Shape, host: str) -> None:
@@ -145,7 +166,7 @@ class Budget:
 
 
 class _PoolSizer:
-    """Sizes VMs of one pool against the shared budget."""
+    """Sizes VMs of one pool in one zone (any zone when None) against the shared budget."""
 
     def __init__(
         self,
@@ -154,6 +175,7 @@ class _PoolSizer:
         overhead: Resources,
         budget: Budget,
         min_load: Resources | None = None,
+        zone: Zone | None = None,
     ) -> None:
         if pool.settings is None:
             raise ValueError(f"pool {pool.name} has no valid settings")
@@ -164,8 +186,10 @@ class _PoolSizer:
         self.budget = budget
         self.vms: list[SizedVM] = []
         self.unserved: list[Unserved] = []
-        self._labels = future_node_labels(pool, "")
+        self.zone = zone
+        self._labels = future_node_labels(pool, "", zone=zone or NO_ZONE)
         self.min_load = min_load or Resources()
+        self.hosts = "bare-metal host" if not zone else f"bare-metal host in zone {zone}"
 
     def empty_node(self, name: str, shape: Shape) -> NodeState:
         labels = {**self._labels, HOSTNAME_LABEL: name}
@@ -211,12 +235,12 @@ class _PoolSizer:
                 fitting.append(cls)
         if not fitting:
             return
-        bin_shape = self.catalog.largest_fitting(self.budget.hosts_free())
+        bin_shape = self.catalog.largest_fitting(self.budget.hosts_free(self.zone))
         if bin_shape is None:
             self.refuse(
                 [p for cls in fitting for p in cls.pods],
                 Verdict.HOSTS_FULL,
-                f"no bare-metal host has room for even the smallest VM of pool {name}",
+                f"no {self.hosts} has room for even the smallest VM of pool {name}",
             )
             return
         bin_template = self.empty_node(f"{name}-bin", bin_shape)
@@ -226,7 +250,7 @@ class _PoolSizer:
                 self.refuse(
                     cls.pods,
                     Verdict.HOSTS_FULL,
-                    f"no bare-metal host has room for a VM of pool {name} large enough for "
+                    f"no {self.hosts} has room for a VM of pool {name} large enough for "
                     f"{cls.representative.requests} (the largest that fits is {bin_shape})",
                 )
             else:
@@ -323,16 +347,16 @@ class _PoolSizer:
         if why and (len(pods) <= 1 or budget.vm_count_reached()):
             self.refuse(pods, Verdict.TENANT_LIMIT_REACHED, why)
             return False
-        host = None if why else budget.host_for(shape)
+        host = None if why else budget.host_for(shape, self.zone)
         if host is not None:
             budget.take(name, shape, host)
-            self.vms.append(SizedVM(name, shape, host, tuple(pods), reason))
+            self.vms.append(SizedVM(name, shape, host, tuple(pods), reason, budget.zone_of(host)))
             return True
         if len(pods) <= 1:
             self.refuse(
                 pods,
                 Verdict.HOSTS_FULL,
-                f"no bare-metal host has room for a {shape} VM of pool {name} "
+                f"no {self.hosts} has room for a {shape} VM of pool {name} "
                 f"({host_footprint(shape)} with virt-launcher overhead)",
             )
             return False
@@ -358,7 +382,7 @@ class _PoolSizer:
         if budget.pool_nodes(name) >= self.settings.max_nodes:
             return f"pool {name} is at its maximum of {self.settings.max_nodes} nodes"
         return budget.limit_failure(shape) or (
-            f"no bare-metal host has room for a {shape} VM of pool {name}"
+            f"no {self.hosts} has room for a {shape} VM of pool {name}"
         )
 
 
@@ -380,22 +404,45 @@ def size_for_classes(
     daemonset_overhead: Resources,
     budget: Budget,
     min_load: Resources | None = None,
+    zone: Zone | None = None,
 ) -> PoolSizing:
     """:func:`size_for_pods` for pods already grouped into equivalence classes.
 
     With ``min_load``, each new VM is sized to hold at least that much (up to the largest
     shape a host can take), so that a pool that keeps growing gets fewer, larger VMs whose
-    room the next pending pods use while they boot.
+    room the next pending pods use while they boot. With ``zone``, the VMs go only on that
+    zone's hosts and the pods are checked against nodes with its labels.
     """
-    sizer = _PoolSizer(pool, bounds, daemonset_overhead, budget, min_load)
+    sizer = _PoolSizer(pool, bounds, daemonset_overhead, budget, min_load, zone)
     sizer.size(classes)
     return PoolSizing(tuple(sizer.vms), tuple(sizer.unserved))
 
 
 def top_up_min_nodes(
-    pool: Pool, bounds: ShapeBounds, budget: Budget, missing: int
+    pool: Pool,
+    bounds: ShapeBounds,
+    budget: Budget,
+    missing: int,
+    zones: Sequence[Zone] = (),
 ) -> tuple[tuple[SizedVM, ...], str | None]:
-    """Smallest VMs that bring a pool up to its min-nodes; and why not all, if not."""
-    sizer = _PoolSizer(pool, bounds, Resources(), budget)
-    reason = sizer.top_up(missing)
-    return tuple(sizer.vms), reason
+    """Smallest VMs that bring a pool up to its min-nodes; and why not all, if not.
+
+    With ``zones``, the VMs take turns over them (each one goes to the next zone with room),
+    so that a pool's minimum does not sit in one zone."""
+    if not zones:
+        sizer = _PoolSizer(pool, bounds, Resources(), budget)
+        reason = sizer.top_up(missing)
+        return tuple(sizer.vms), reason
+    sizers = [_PoolSizer(pool, bounds, Resources(), budget, zone=zone) for zone in zones]
+    reason = None
+    turn = 0
+    for _ in range(missing):
+        for attempt in range(len(sizers)):
+            reason = sizers[(turn + attempt) % len(sizers)].top_up(1)
+            if reason is None:
+                turn += attempt + 1
+                break
+        else:
+            break
+    vms = tuple(vm for sizer in sizers for vm in sizer.vms)
+    return vms, reason

@@ -4,7 +4,9 @@ Pending pods go first onto existing Ready nodes (the tenant's scheduler may not 
 yet), then onto VMs still launching (their future node), then into new VMs sized for them in
 the pool that hosts them best: the highest weight, then the fewest new resources, then the
 name. A pool that cannot take a pod (shape too small, at max-nodes, hosts full) passes it to
-the next pool that admits it.
+the next pool that admits it. Within a pool, a pod is sized into the zones whose nodes admit
+it (nodeSelector and required affinity see the zone labels), the zone with the most free host
+room first; a zone whose hosts are full passes the pod to the pool's next zone.
 """
 
 from __future__ import annotations
@@ -17,7 +19,17 @@ from autoscaler.api.resources import CPU, MEMORY, Resources
 from autoscaler.core.actions import Explanation, LaunchVM, Verdict
 from autoscaler.core.equivalence import PodClass, group_equivalent
 from autoscaler.core.future_node import future_node, pool_daemonset_overhead
-from autoscaler.core.model import Node, Pod, Pool, Snapshot, VMPhase
+from autoscaler.core.model import (
+    NO_ZONE,
+    REGION_LABEL,
+    ZONE_LABEL,
+    Node,
+    Pod,
+    Pool,
+    Snapshot,
+    VMPhase,
+    Zone,
+)
 from autoscaler.core.nodecache import NodeCache
 from autoscaler.core.overhead import GI, kubelet_reserved, node_allocatable
 from autoscaler.core.pending import DEFAULT_SCHEDULERS
@@ -25,6 +37,7 @@ from autoscaler.core.predicates import NodeState
 from autoscaler.core.rightsizing import Budget, SizedVM, size_for_classes, top_up_min_nodes
 from autoscaler.core.scheduling import place_classes
 from autoscaler.core.shapes import catalog
+from autoscaler.core.zones import by_free_room, free_by_zone, pool_zones, zones_of
 
 SAMPLE_SIZE = 3
 # A pool that refuses pods for these reasons may still leave room in another pool.
@@ -113,44 +126,70 @@ def _launching_nodes(
         pool = pools.get(vm.pool) or Pool(vm.pool)
         states.append(
             future_node(
-                name, pool, vm.shape, snapshot.daemonsets, bound.get(name, ()), vm.image_hash
+                name,
+                pool,
+                vm.shape,
+                snapshot.daemonsets,
+                bound.get(name, ()),
+                vm.image_hash,
+                vm.zone,
             )
         )
     return states
 
 
+def _implied_zone(pool: Pool) -> Zone:
+    """The zone a pool's template labels name, for a pool no host's zone matches."""
+    return Zone(pool.labels.get(ZONE_LABEL, ""), pool.labels.get(REGION_LABEL, ""))
+
+
 class _PoolChooser:
-    """Which pools admit a class of pods, best first."""
+    """Which pools, and which zones of them, admit a class of pods, best first."""
 
     def __init__(self, pools: Sequence[Pool], snapshot: Snapshot) -> None:
         self.pools = sorted(
             (p for p in pools if p.settings is not None),
             key=lambda p: (-p.settings.weight if p.settings else 0, p.name),
         )
+        zones = by_free_room(zones_of(snapshot.hosts), free_by_zone(snapshot.hosts)) or (NO_ZONE,)
+        self.zones = {p.name: pool_zones(p, zones) or (_implied_zone(p),) for p in self.pools}
         self.overhead = {
-            p.name: pool_daemonset_overhead(p, snapshot.daemonsets) for p in self.pools
+            (p.name, zone): pool_daemonset_overhead(p, snapshot.daemonsets, zone)
+            for p in self.pools
+            for zone in self.zones[p.name]
         }
         self.templates = {
-            p.name: future_node(f"{p.name}-template", p, Resources(), snapshot.daemonsets)
+            (p.name, zone): future_node(
+                f"{p.name}-template", p, Resources(), snapshot.daemonsets, zone=zone
+            )
             for p in self.pools
+            for zone in self.zones[p.name]
         }
         self.capacity: dict[str, tuple[Resources, Resources]] = {}
         for pool in self.pools:
             assert pool.settings is not None
             largest = catalog(snapshot.shape_bounds, pool.settings).largest
             if largest is not None:
-                per_vm = kubelet_reserved(largest) + self.overhead[pool.name]
-                room = node_allocatable(largest) - self.overhead[pool.name]
+                overhead = self.overhead[pool.name, self.zones[pool.name][0]]
+                per_vm = kubelet_reserved(largest) + overhead
+                room = node_allocatable(largest) - overhead
                 self.capacity[pool.name] = (room, per_vm)
 
-    def admitting(self, pod: Pod) -> tuple[list[Pool], list[str]]:
-        admitted, refusals = [], []
+    def admitting(self, pod: Pod) -> tuple[dict[str, list[Zone]], list[str]]:
+        """The zones of each pool whose nodes admit ``pod`` (pools that admit it in no zone
+        are left out), and why each other pool refuses it."""
+        admitted: dict[str, list[Zone]] = {}
+        refusals = []
         for pool in self.pools:
-            reason = self.templates[pool.name].static_failure(pod)
-            if reason is None:
-                admitted.append(pool)
-            else:
-                refusals.append(f"{pool.name}: {reason}")
+            first_reason = None
+            for zone in self.zones[pool.name]:
+                reason = self.templates[pool.name, zone].static_failure(pod)
+                if reason is None:
+                    admitted.setdefault(pool.name, []).append(zone)
+                elif first_reason is None:
+                    first_reason = reason
+            if pool.name not in admitted:
+                refusals.append(f"{pool.name}: {first_reason}")
         return admitted, refusals
 
     def new_resources(self, pool: Pool, pods: Sequence[Pod]) -> float:
@@ -188,6 +227,7 @@ def _launch_action(vm: SizedVM, pool: Pool, detail: str) -> LaunchVM:
         host=vm.host,
         pods=tuple(p.key for p in vm.pods),
         detail=detail,
+        zone=vm.zone,
     )
 
 
@@ -236,7 +276,9 @@ def plan_scale_up(
         assert pool.settings is not None
         missing = pool.settings.min_nodes - budget.pool_nodes(pool.name)
         if missing > 0:
-            added, why = top_up_min_nodes(pool, snapshot.shape_bounds, budget, missing)
+            added, why = top_up_min_nodes(
+                pool, snapshot.shape_bounds, budget, missing, chooser.zones[pool.name]
+            )
             for vm in added:
                 details[id(vm)] = f"pool {pool.name} has fewer than {pool.settings.min_nodes} nodes"
             vms.extend(added)
@@ -284,9 +326,10 @@ def _size_new_vms(
     pool_messages: dict[str, str],
     min_loads: Mapping[str, Resources],
 ) -> list[SizedVM]:
-    """Assign each class to its best pool, size, and pass refused pods to the next pool."""
-    # Per class: the pools to try, best first, and what the pools tried so far said.
-    plans: dict[Hashable, tuple[list[Pool], list[str], PodClass]] = {}
+    """Assign each class to its best pool and zone, size, and pass refused pods on to the
+    next zone of the pool, then the next pool."""
+    # Per class: the (pool, zone) pairs to try, best first, and what those tried said.
+    plans: dict[Hashable, tuple[list[tuple[Pool, Zone]], list[str], PodClass]] = {}
     todo: list[tuple[Hashable, list[Pod], int]] = []
     for cls in classes:
         admitted, refusals = chooser.admitting(cls.representative)
@@ -294,45 +337,88 @@ def _size_new_vms(
             why = "; ".join(refusals) if refusals else "no NodePool is active for this tenant"
             outcomes.record(cls.pods, Verdict.NO_POOL_MATCHES, None, f"no pool admits it: {why}")
             continue
-        plans[cls.key] = (chooser.ranked(cls.pods, admitted), [], cls)
+        pools = [p for p in chooser.pools if p.name in admitted]
+        candidates = [
+            (pool, zone) for pool in chooser.ranked(cls.pods, pools) for zone in admitted[pool.name]
+        ]
+        plans[cls.key] = (candidates, [], cls)
         todo.append((cls.key, cls.pods, 0))
 
     vms: list[SizedVM] = []
     while todo:
-        by_pool: dict[str, dict[tuple[Hashable, int], list[Pod]]] = {}
+        by_unit: dict[tuple[str, Zone], dict[tuple[Hashable, int], list[Pod]]] = {}
         for key, group, position in todo:
-            work = by_pool.setdefault(plans[key][0][position].name, {})
+            pool, zone = plans[key][0][position]
+            work = by_unit.setdefault((pool.name, zone), {})
             work.setdefault((key, position), []).extend(group)
         todo = []
         for pool in chooser.pools:
-            work = by_pool.get(pool.name, {})
-            if not work:
-                continue
-            tried = {p.key: entry for entry, group in work.items() for p in group}
-            sizing = size_for_classes(
-                pool,
-                [PodClass(key, group, plans[key][2].vector) for (key, _), group in work.items()],
-                snapshot.shape_bounds,
-                chooser.overhead[pool.name],
-                budget,
-                min_loads.get(pool.name),
-            )
-            vms.extend(sizing.vms)
-            for vm in sizing.vms:
-                outcomes.record(
-                    vm.pods, Verdict.NEW_VM, pool.name, f"sized into new VM(s) of pool {pool.name}"
-                )
-            for refused in sizing.unserved:
-                if refused.verdict in (Verdict.POOL_AT_MAX, Verdict.HOSTS_FULL):
-                    pool_messages.setdefault(pool.name, refused.message)
-                by_class: dict[tuple[Hashable, int], list[Pod]] = {}
-                for pod in refused.pods:
-                    by_class.setdefault(tried[pod.key], []).append(pod)
-                for (key, position), group in by_class.items():
-                    candidates, said, _ = plans[key]
-                    said.append(f"{pool.name}: {refused.message}")
-                    if refused.verdict in _PASS_ON and position + 1 < len(candidates):
-                        todo.append((key, group, position + 1))
-                    else:
-                        outcomes.record(group, refused.verdict, pool.name, "; ".join(said))
+            for zone in chooser.zones[pool.name]:
+                work = by_unit.get((pool.name, zone), {})
+                if work:
+                    todo.extend(
+                        _size_unit(
+                            pool,
+                            zone,
+                            work,
+                            plans,
+                            snapshot,
+                            chooser,
+                            budget,
+                            outcomes,
+                            pool_messages,
+                            min_loads,
+                            vms,
+                        )
+                    )
     return vms
+
+
+def _size_unit(
+    pool: Pool,
+    zone: Zone,
+    work: Mapping[tuple[Hashable, int], list[Pod]],
+    plans: Mapping[Hashable, tuple[list[tuple[Pool, Zone]], list[str], PodClass]],
+    snapshot: Snapshot,
+    chooser: _PoolChooser,
+    budget: Budget,
+    outcomes: _Outcomes,
+    pool_messages: dict[str, str],
+    min_loads: Mapping[str, Resources],
+    vms: list[SizedVM],
+) -> list[tuple[Hashable, list[Pod], int]]:
+    """Size new VMs of ``pool`` in ``zone`` for ``work``; return the pods to try elsewhere."""
+    tried = {p.key: entry for entry, group in work.items() for p in group}
+    sizing = size_for_classes(
+        pool,
+        [PodClass(key, group, plans[key][2].vector) for (key, _), group in work.items()],
+        snapshot.shape_bounds,
+        chooser.overhead[pool.name, zone],
+        budget,
+        min_loads.get(pool.name),
+        zone,
+    )
+    vms.extend(sizing.vms)
+    where = f"pool {pool.name}" if zone == NO_ZONE else f"pool {pool.name} in zone {zone}"
+    for vm in sizing.vms:
+        outcomes.record(vm.pods, Verdict.NEW_VM, pool.name, f"sized into new VM(s) of {where}")
+    todo: list[tuple[Hashable, list[Pod], int]] = []
+    for refused in sizing.unserved:
+        by_class: dict[tuple[Hashable, int], list[Pod]] = {}
+        for pod in refused.pods:
+            by_class.setdefault(tried[pod.key], []).append(pod)
+        for (key, position), group in by_class.items():
+            candidates, said, _ = plans[key]
+            said.append(f"{where}: {refused.message}")
+            more = position + 1 < len(candidates)
+            # Full hosts in one zone say nothing about the pool while another zone may serve.
+            if refused.verdict is Verdict.POOL_AT_MAX or (
+                refused.verdict is Verdict.HOSTS_FULL
+                and not (more and candidates[position + 1][0].name == pool.name)
+            ):
+                pool_messages.setdefault(pool.name, refused.message)
+            if refused.verdict in _PASS_ON and more:
+                todo.append((key, group, position + 1))
+            else:
+                outcomes.record(group, refused.verdict, pool.name, "; ".join(said))
+    return todo

@@ -161,7 +161,9 @@ class KubeVirtProvider:
                 request.shape,
                 request.image,
             )
-            vm = build_vm(identity, host=request.host, options=self.options)
+            vm = build_vm(
+                identity, host=request.host, options=self.options, zone=request.zone_labels
+            )
         except ValueError as exc:
             raise ProviderError(f"launch {request.name}: {exc}", retryable=False) from exc
         secret = build_user_data_secret(identity, request.user_data)

@@ -13,11 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from autoscaler.api.naming import IMAGE_HASH_LABEL, POOL_ANNOTATION, POOL_LABEL
+from autoscaler.api.naming import (
+    IMAGE_HASH_LABEL,
+    POOL_ANNOTATION,
+    POOL_LABEL,
+    REGION_LABEL,
+    ZONE_LABEL,
+)
 from autoscaler.api.policy import Shape
 from autoscaler.api.quantity import QuantityError
 from autoscaler.api.resources import CPU, MEMORY, to_units
-from autoscaler.core.model import VirtualMachine, VMPhase
+from autoscaler.core.model import VirtualMachine, VMPhase, Zone
 
 REASON_MAX: Final = 300
 
@@ -187,6 +193,13 @@ def _status(
     return _Status(phase, since)
 
 
+def pinned_zone(vm: Mapping[str, Any]) -> Zone:
+    """The zone the VM's ``spec.template.spec.nodeSelector`` pins it to (labels it lacks: "")."""
+    spec = _dict(_dict(_dict(vm.get("spec")).get("template")).get("spec"))
+    selector = _dict(spec.get("nodeSelector"))
+    return Zone(_str(selector.get(ZONE_LABEL)), _str(selector.get(REGION_LABEL)))
+
+
 def to_core_vm(
     vm: Mapping[str, Any],
     vmi: Mapping[str, Any] | None,
@@ -216,6 +229,7 @@ def to_core_vm(
         host=host or None,
         node_name=None,
         reason=status.reason,
+        zone=pinned_zone(vm),
     )
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from autoscaler.api.policy import ImageSource, Shape
@@ -22,12 +23,15 @@ class LaunchRequest:
     image: ImageSource
     user_data: str
     host: str | None = None  # the host the plan packed the VM onto; a hint unless pinned
+    # Zone and region labels the VM's host must carry (the zone the plan put it in).
+    zone_labels: Mapping[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         # user_data holds a bootstrap token: keep it out of logs and tracebacks.
         return (
             f"LaunchRequest(name={self.name!r}, tenant={self.tenant!r}, pool={self.pool!r}, "
-            f"shape={self.shape}, image={self.image.name!r}, host={self.host!r})"
+            f"shape={self.shape}, image={self.image.name!r}, host={self.host!r}, "
+            f"zone_labels={dict(self.zone_labels)!r})"
         )
 
 

@@ -55,7 +55,9 @@ class Actuator:
         world = self._world
         match action:
             case LaunchVM():
-                self._kubevirt.launch(action.pool, action.shape, action.image_hash, action.host)
+                self._kubevirt.launch(
+                    action.pool, action.shape, action.image_hash, action.host, action.zone
+                )
             case CordonNode() if action.node in world.nodes:
                 world.cordon(action.node, str(action.reason))
             case UncordonNode() if action.node in world.nodes:

@@ -2,8 +2,9 @@
 
 A VM takes ``host_footprint(shape)`` of one host or stays Pending until some host has room.
 Booting takes a drawn delay; a configured share fails (VMPhase.FAILED) and another share boots
-but never registers a Node. A registered Node has ``node_allocatable(shape)``, the pool's
-template labels and taints plus the ``kvpool.io`` labels, and turns Ready after another delay.
+but never registers a Node. A VM pinned to a zone goes only on hosts with that zone's labels.
+A registered Node has ``node_allocatable(shape)``, the pool's template labels and taints, the
+zone labels and the ``kvpool.io`` labels, and turns Ready after another delay.
 A configured share of Ready nodes crash after a drawn time: the node goes NotReady for good, its
 pods stop running, and the tenant's node lifecycle controller evicts them after the default
 NotReady toleration (DaemonSet pods tolerate it and stay).
@@ -19,12 +20,14 @@ from autoscaler.core.future_node import future_node_labels
 from autoscaler.core.model import (
     HOSTNAME_LABEL,
     IMAGE_HASH_LABEL,
+    NO_ZONE,
     POOL_LABEL,
     SHAPE_LABEL,
     TENANT_LABEL,
     Node,
     PodPhase,
     VMPhase,
+    Zone,
 )
 from autoscaler.core.overhead import host_footprint, node_allocatable
 from autoscaler.sim.delays import draw
@@ -66,7 +69,14 @@ class KubeVirt:
         self.peak = 0
 
     # Creation and placement ------------------------------------------------------------------
-    def launch(self, pool: str, shape: Shape, image_hash: str, host_hint: str | None) -> SimVM:
+    def launch(
+        self,
+        pool: str,
+        shape: Shape,
+        image_hash: str,
+        host_hint: str | None,
+        zone: Zone = NO_ZONE,
+    ) -> SimVM:
         self._serial += 1
         now = self._engine.now
         vm = SimVM(
@@ -78,6 +88,7 @@ class KubeVirt:
             footprint=host_footprint(shape),
             phase=VMPhase.PENDING,
             phase_since=now,
+            zone=zone,
         )
         self._world.vms[vm.name] = vm
         self._world.touch()
@@ -89,10 +100,13 @@ class KubeVirt:
         return vm
 
     def _host_for(self, vm: SimVM, hint: str | None) -> SimHost | None:
-        hosts = self._world.hosts
-        if hint is not None and hint in hosts and vm.footprint.fits_in(hosts[hint].free):
-            return hosts[hint]
-        for host in hosts.values():
+        """The hinted host if it has room, else the first with room; only hosts whose labels
+        hold every zone label the VM is pinned to (its nodeSelector)."""
+        wanted = vm.zone.labels.items()
+        candidates = [
+            host for host in self._world.hosts.values() if wanted <= host.zone.labels.items()
+        ]
+        for host in sorted(candidates, key=lambda h: h.name != hint):
             if vm.footprint.fits_in(host.free):
                 return host
         return None
@@ -135,7 +149,8 @@ class KubeVirt:
             return
         pool = self._world.pools.get(vm.pool)
         labels = {
-            **(future_node_labels(pool, vm.name) if pool is not None else {}),
+            **(future_node_labels(pool, vm.name, zone=vm.zone) if pool is not None else {}),
+            **vm.zone.labels,
             POOL_LABEL: vm.pool,
             TENANT_LABEL: self._world.tenant,
             IMAGE_HASH_LABEL: vm.image_hash,

@@ -27,6 +27,7 @@ def tenant_cluster(tenant: Tenant) -> TenantCluster:
                 "images": [i.model_dump(by_alias=True, exclude_none=True) for i in tenant.images],
                 "shapes": tenant.shapes.model_dump(by_alias=True, exclude_none=True),
                 "limits": tenant.limits.model_dump(by_alias=True, exclude_none=True),
+                **({"zones": list(tenant.zones)} if tenant.zones else {}),
                 "bootstrap": {
                     "kind": "kubeadm",
                     "apiServerEndpoint": f"https://{tenant.name}.sim.invalid:6443",

@@ -67,12 +67,17 @@ class Simulation:
             shape_bounds=tenant.shape_bounds(),
             limits=tenant.tenant_limits(),
             now=lambda: engine.now,
+            allowed_zones=tenant.spec.zones,
         )
         world.pools = self.pools.build()
         for group in scenario.hosts:
             for index in range(group.count):
                 name = f"{group.name}-{index:03d}"
-                world.hosts[name] = SimHost(name, Resources.of(cpu=group.cpu, memory=group.memory))
+                world.hosts[name] = SimHost(
+                    name,
+                    Resources.of(cpu=group.cpu, memory=group.memory),
+                    zone=group.zone_of_hosts,
+                )
         workloads = self.workloads = Workloads(
             engine,
             world,

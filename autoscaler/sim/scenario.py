@@ -27,6 +27,7 @@ from pydantic.alias_generators import to_camel
 from autoscaler.api import models
 from autoscaler.api.quantity import QuantityError
 from autoscaler.api.resources import Resources
+from autoscaler.core.model import Zone
 from autoscaler.sim.durations import parse_seconds
 
 SCENARIO_PACKAGE = "autoscaler.sim.scenarios"
@@ -85,6 +86,9 @@ class Tenant(Strict):
     shapes: models.Shapes
     limits: models.Limits = models.Limits()
     images: tuple[models.Image, ...] = Field(min_length=1)
+    zones: tuple[models.ZoneName, ...] | None = Field(
+        default=None, min_length=1, description="zones the tenant's VMs may use; absent: all"
+    )
 
     @field_validator("images")
     @classmethod
@@ -104,6 +108,16 @@ class HostGroup(Strict):
     count: int = Field(default=1, ge=1, le=10_000)
     cpu: MilliCPU
     memory: Bytes
+    zone: models.ZoneName | None = Field(
+        default=None, description="topology.kubernetes.io/zone of these hosts"
+    )
+    region: models.ZoneName | None = Field(
+        default=None, description="topology.kubernetes.io/region of these hosts"
+    )
+
+    @property
+    def zone_of_hosts(self) -> Zone:
+        return Zone(self.zone or "", self.region or "")
 
 
 class PoolSpec(Strict):

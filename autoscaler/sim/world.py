@@ -8,13 +8,14 @@ handed to the core are the frozen model types; they are replaced, never mutated.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from autoscaler.api.policy import Shape, ShapeBounds, TenantLimits
 from autoscaler.api.resources import EMPTY, Resources
 from autoscaler.core.config import DISRUPTING_TAINT_KEY, disrupting_taint
 from autoscaler.core.model import (
+    NO_ZONE,
     DaemonSet,
     Host,
     Node,
@@ -25,8 +26,10 @@ from autoscaler.core.model import (
     Snapshot,
     VirtualMachine,
     VMPhase,
+    Zone,
 )
 from autoscaler.core.predicates import NodeState
+from autoscaler.core.zones import in_allowed_zones
 
 PodListener = Callable[[Pod, str], None]
 """Called with a pod that left the cluster and why: "evicted", "killed", "deleted", "finished"."""
@@ -37,13 +40,14 @@ class SimHost:
     name: str
     allocatable: Resources
     allocated: Resources = EMPTY
+    zone: Zone = NO_ZONE
 
     @property
     def free(self) -> Resources:
         return self.allocatable - self.allocated
 
     def to_model(self) -> Host:
-        return Host(self.name, self.allocatable, self.allocated)
+        return Host(self.name, self.allocatable, self.allocated, labels=self.zone.labels)
 
 
 @dataclass(slots=True)
@@ -58,6 +62,7 @@ class SimVM:
     phase_since: float = 0.0
     host: str | None = None
     node_name: str | None = None
+    zone: Zone = NO_ZONE  # pinned: it goes only on hosts of this zone
 
     def to_model(self) -> VirtualMachine:
         return VirtualMachine(
@@ -70,6 +75,7 @@ class SimVM:
             phase_since=self.phase_since,
             host=self.host,
             node_name=self.node_name,
+            zone=self.zone,
         )
 
 
@@ -119,6 +125,7 @@ class World:
     bind_listeners: list[Callable[[Pod], None]] = field(default_factory=list)
     bound_at: dict[str, float] = field(default_factory=dict)
     now: Callable[[], float] = lambda: 0.0
+    allowed_zones: Sequence[str] | None = None  # the tenant's zones; None: every host
 
     def touch(self) -> None:
         self.revision += 1
@@ -274,7 +281,7 @@ class World:
             nodes=tuple(n.node for n in self.nodes.values()),
             vms=tuple(vm.to_model() for vm in self.vms.values()),
             pools=tuple(self.pools.values()),
-            hosts=tuple(h.to_model() for h in self.hosts.values()),
+            hosts=in_allowed_zones((h.to_model() for h in self.hosts.values()), self.allowed_zones),
             shape_bounds=self.shape_bounds,
             limits=self.limits,
             daemonsets=self.daemonsets,

@@ -252,3 +252,19 @@ def test_bootstrap_token_secret() -> None:
     assert data["usage-bootstrap-authentication"] == "true"
     assert data["usage-bootstrap-signing"] == "true"
     assert data["auth-extra-groups"] == "system:bootstrappers:kubeadm:default-node-token"
+
+
+def test_zone_labels_join_the_node_labels() -> None:
+    zone = {"topology.kubernetes.io/zone": "zone-b", "topology.kubernetes.io/region": "eu-west"}
+    text = kubeadm_join_user_data(
+        IDENTITY,
+        KubeadmJoin("https://team-a.example:6443", TOKEN, (CA_HASH,)),
+        {"pool": "g"},
+        (),
+        zone,
+    )
+    (file,) = yaml.safe_load(text)["write_files"]
+    labels = parse_node_labels(kubelet_args(yaml.safe_load(file["content"]))["node-labels"])
+    assert labels["topology.kubernetes.io/zone"] == "zone-b"
+    assert labels["topology.kubernetes.io/region"] == "eu-west"
+    assert labels["pool"] == "g"

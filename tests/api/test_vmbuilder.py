@@ -292,3 +292,42 @@ def test_bad_identity_is_rejected_with_a_clear_message(
 def test_bad_host_is_rejected() -> None:
     with pytest.raises(ValueError, match="host"):
         build_vm(identity(), host="not a host")
+
+
+ZONE = {"topology.kubernetes.io/zone": "zone-b", "topology.kubernetes.io/region": "eu-west"}
+
+
+@pytest.mark.parametrize("pin", [False, True], ids=["preferred-host", "pinned-host"])
+def test_zoned_vm_validates_against_the_kubevirt_crd(pin: bool) -> None:
+    vm = build_vm(identity(), host="metal-7", options=VMOptions(pin_to_host=pin), zone=ZONE)
+    assert validate(vm, vm_schema()) == []
+
+
+def test_zone_is_required_through_the_vmi_node_selector() -> None:
+    template = build_vm(identity(), host="metal-3", zone=ZONE)["spec"]["template"]["spec"]
+    assert template["nodeSelector"] == ZONE
+    # The host stays a preference inside the zone.
+    (term,) = template["affinity"]["nodeAffinity"][
+        "preferredDuringSchedulingIgnoredDuringExecution"
+    ]
+    assert term["preference"]["matchExpressions"][0]["values"] == ["metal-3"]
+    pinned = build_vm(identity(), host="metal-3", options=VMOptions(pin_to_host=True), zone=ZONE)
+    assert pinned["spec"]["template"]["spec"]["nodeSelector"] == {
+        **ZONE,
+        "kubernetes.io/hostname": "metal-3",
+    }
+    without_host = build_vm(identity(), zone=ZONE)["spec"]["template"]["spec"]
+    assert without_host["nodeSelector"] == ZONE and "affinity" not in without_host
+
+
+@pytest.mark.parametrize(
+    "zone",
+    [
+        {"example.com/rack": "r1"},
+        {"topology.kubernetes.io/zone": "bad value"},
+        {"topology.kubernetes.io/zone": ""},
+    ],
+)
+def test_bad_zone_labels_are_rejected(zone: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="zone label"):
+        build_vm(identity(), zone=zone)

@@ -175,9 +175,15 @@ def nodepool(name: str, labels: dict[str, str] | None = None, **annotations: str
     }
 
 
-def host(name: str, cpu: int = 32, memory_gi: int = 128) -> dict[str, Any]:
+def host(
+    name: str, cpu: int = 32, memory_gi: int = 128, labels: dict[str, str] | None = None
+) -> dict[str, Any]:
     return {
-        "metadata": {"name": name, "labels": {"kubevirt.io/schedulable": "true"}},
+        "metadata": {
+            "name": name,
+            "labels": {"kubevirt.io/schedulable": "true", "kubernetes.io/hostname": name}
+            | (labels or {}),
+        },
         "status": {
             "allocatable": {"cpu": str(cpu), "memory": f"{memory_gi}Gi", "pods": "250"},
             "conditions": [{"type": "Ready", "status": "True"}],

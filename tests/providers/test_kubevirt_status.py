@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from autoscaler.api.naming import POOL_ANNOTATION
 from autoscaler.api.policy import DataVolumeSource, ImageSource, Shape
 from autoscaler.api.vmbuilder import VMIdentity, build_vm
-from autoscaler.core.model import VMPhase
+from autoscaler.core.model import NO_ZONE, VMPhase, Zone
 from autoscaler.providers.kubevirt_status import parse_time, to_core_vm, to_core_vms
 
 GIB = 2**30
@@ -228,3 +228,14 @@ def test_corrupted_real_objects_never_crash_the_listing(
     dv = {"metadata": {"name": "vm-1-root"}, "status": dv_status}
     (result,) = to_core_vms([vm], [vmi], [dv])
     assert result.name == "vm-1"
+
+
+def test_zone_comes_from_the_vm_node_selector() -> None:
+    identity = VMIdentity("vm-1", "ns", "team-a", "general", SHAPE, CONTAINER_DISK)
+    zone = {"topology.kubernetes.io/zone": "zone-b", "topology.kubernetes.io/region": "eu-west"}
+    vm = build_vm(identity, host="metal-1", zone=zone)
+    vm["metadata"]["creationTimestamp"] = ts(0)
+    assert to_core_vm(vm, None, {}).zone == Zone("zone-b", "eu-west")
+    assert to_core_vm(vm_object(), None, {}).zone == NO_ZONE
+    vm["spec"]["template"]["spec"]["nodeSelector"] = {"topology.kubernetes.io/zone": 7}
+    assert to_core_vm(vm, None, {}).zone == NO_ZONE  # unreadable: pinned to nothing known

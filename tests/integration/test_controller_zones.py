@@ -1,0 +1,69 @@
+"""Zones end to end: hosts' zone labels pin VMs, and tenant Nodes register with them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from controller_world import (
+    add_pending,
+    cluster_agents,
+    eventually,
+    host,
+    items,
+    nodepool,
+    put,
+    vms,
+    world,
+)
+
+from autoscaler.api.naming import REGION_LABEL, ZONE_LABEL
+
+ZONES = {"host-a": "zone-a", "host-b": "zone-b"}
+
+
+def zoned_hosts(management: Any) -> None:
+    for name, zone in ZONES.items():
+        put(management, "nodes", host(name, labels={ZONE_LABEL: zone, REGION_LABEL: "eu"}))
+
+
+def selector(vm: dict[str, Any]) -> dict[str, str]:
+    return dict(vm["spec"]["template"]["spec"].get("nodeSelector") or {})
+
+
+async def test_pod_requiring_a_zone_gets_a_vm_pinned_there_and_a_node_labelled_with_it() -> None:
+    async with world(hosts=0) as w:
+        zoned_hosts(w.management)
+        tenant = await w.add_tenant("team-a")
+        put(tenant, "nodepools.autoscaling.kvpool.io", nodepool("general"))
+        add_pending(tenant, "web-0", cpu="1", memory="1Gi", node_selector={ZONE_LABEL: "zone-b"})
+        await w.manager()
+
+        (vm,) = await eventually(lambda: vms(w.management, "team-a-vms"), message="no VM")
+        assert selector(vm) == {ZONE_LABEL: "zone-b", REGION_LABEL: "eu"}
+        async with cluster_agents(w, ["team-a"]):
+            pod = await eventually(
+                lambda: next((p for p in items(tenant, "pods") if p["spec"].get("nodeName")), None),
+                message="pod not bound",
+            )
+            (node,) = [
+                n
+                for n in items(tenant, "nodes")
+                if n["metadata"]["name"] == pod["spec"]["nodeName"]
+            ]
+            assert node["metadata"]["labels"][ZONE_LABEL] == "zone-b"
+            assert node["metadata"]["labels"][REGION_LABEL] == "eu"
+            vmis = items(w.management, "virtualmachineinstances.kubevirt.io", "team-a-vms")
+            assert [v["status"]["nodeName"] for v in vmis] == ["host-b"]
+
+
+async def test_tenant_restricted_to_a_zone_launches_only_there() -> None:
+    async with world(hosts=0) as w:
+        zoned_hosts(w.management)
+        tenant = await w.add_tenant("team-a", zones=["zone-a"])
+        put(tenant, "nodepools.autoscaling.kvpool.io", nodepool("general"))
+        add_pending(tenant, "web-0", cpu="1", memory="1Gi")
+        add_pending(tenant, "web-1", cpu="1", memory="1Gi", node_selector={ZONE_LABEL: "zone-b"})
+        await w.manager()
+
+        launched = await eventually(lambda: vms(w.management, "team-a-vms"), message="no VM")
+        assert [selector(vm)[ZONE_LABEL] for vm in launched] == ["zone-a"]
