@@ -183,7 +183,14 @@ async def _add_bare_metal_host(management: ApiClient) -> None:
     await call_json(
         CoreV1Api(management).create_node,
         {
-            "metadata": {"name": "host-a", "labels": {"kubevirt.io/schedulable": "true"}},
+            "metadata": {
+                "name": "host-a",
+                "labels": {
+                    "kubevirt.io/schedulable": "true",
+                    "topology.kubernetes.io/zone": "zone-a",
+                    "topology.kubernetes.io/region": "region-1",
+                },
+            },
             "status": {
                 "allocatable": {"cpu": "32", "memory": "128Gi", "pods": "250"},
                 "conditions": [{"type": "Ready", "status": "True"}],

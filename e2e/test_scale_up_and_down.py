@@ -121,6 +121,17 @@ async def check_vm(world: World, vm: JsonDict) -> None:
     assert isinstance(yaml.safe_load(cloud_config), dict), f"user data of {name} is not YAML"
 
 
+def check_zones(vms: list[JsonDict], nodes: list[JsonDict]) -> None:
+    """A VM pinned to a zone (its hosts have zone labels) has a Node with the same labels."""
+    labels = {node["metadata"]["name"]: node["metadata"].get("labels", {}) for node in nodes}
+    for vm in vms:
+        name = vm["metadata"]["name"]
+        selector = vm["spec"]["template"]["spec"].get("nodeSelector") or {}
+        for key in ("topology.kubernetes.io/zone", "topology.kubernetes.io/region"):
+            if key in selector:
+                assert labels[name].get(key) == selector[key], f"Node {name}: {key}"
+
+
 async def scaled_up(world: World) -> tuple[list[JsonDict], list[JsonDict]] | None:
     pods = await workload_pods(world)
     if len(pods) != REPLICAS or not all(pod["status"].get("phase") == "Running" for pod in pods):
@@ -184,6 +195,7 @@ async def test_a_workload_gets_vms_and_gives_them_back(world: World, tmp_path: P
                 await check_vm(world, vm)
             vm_names = {vm["metadata"]["name"] for vm in vms}
             assert {node["metadata"]["name"] for node in nodes} == vm_names
+            check_zones(vms, nodes)
             hosts = {pod["spec"]["nodeName"] for pod in await workload_pods(world)}
             assert hosts <= vm_names, f"pods run on {hosts}, the pool's VMs are {vm_names}"
 

@@ -513,6 +513,8 @@ _PATTERN_MEANING: Final = {
     IMAGE_NAME_PATTERN: "must be lowercase letters, digits, '-' and '.'",
     BOOTSTRAP_ENDPOINT_PATTERN: "must be an https:// URL",
     CA_CERT_HASH_PATTERN: "must be sha256: followed by 64 lowercase hex digits",
+    LABEL_VALUE_PATTERN: "must be a label value (letters, digits, '-', '_' and '.', "
+    "starting and ending with a letter or digit)",
 }
 
 

@@ -150,6 +150,8 @@ def test_status_and_metadata_ignore_unknown_fields() -> None:
         (lambda s: s["images"][0].update(name="K8s"), "spec.images[0].name: must be lowercase"),
         (lambda s: s.update(vmNamespace="Team_A"), "spec.vmNamespace: must be a DNS label"),
         (lambda s: s.update(weight=0), "spec.weight: Input should be greater than or equal to 1"),
+        (lambda s: s.update(zones=["zone a"]), "spec.zones[0]: must be a label value"),
+        (lambda s: s.update(zones=[]), "spec.zones: List should have at least 1 item"),
         (lambda s: s["bootstrap"].update(kind="talos"), "spec.bootstrap.kind: Input should be"),
         (
             lambda s: s["bootstrap"].update(apiServerEndpoint="http://x:6443"),
@@ -242,3 +244,10 @@ def test_non_string_annotation_is_named_with_its_value() -> None:
     assert raised.value.errors == [
         "metadata.annotations.kvpool.io/min-nodes: Input should be a valid string (got 0)"
     ]
+
+
+def test_zones_restrict_the_tenant_to_host_zones() -> None:
+    obj = tenant_object()
+    assert load_tenant_cluster(obj).spec.zones is None
+    obj["spec"]["zones"] = ["zone-a", "eu_1.b"]
+    assert load_tenant_cluster(obj).spec.zones == ["zone-a", "eu_1.b"]
