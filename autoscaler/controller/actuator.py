@@ -1,10 +1,16 @@
 """Executes a Plan's actions, idempotently, in parallel, collecting errors.
 
-Actions on the same node or VM run in their plan order (cordon before drain); different targets
-run at once. Every action may be repeated safely: a launch reuses its deterministic VM name,
-cordoning a cordoned node or deleting a deleted VM does nothing, and a DrainNode for a node
-already draining is a no-op. Drains run as background tasks with their own deadline. A failure
-is logged, counted and recorded as an Event; it never escapes.
+Actions on the same node or VM run in their plan order (cordon before drain, and no drain
+after a cordon that failed); different targets run at once. Every action may be repeated
+safely: a launch reuses its deterministic VM name, cordoning a cordoned node or deleting a
+deleted VM does nothing, and a DrainNode for a node already draining is a no-op. Drains run as
+background tasks with their own deadline. A failure is logged, counted and recorded as an
+Event; it never escapes.
+
+Before a VM is deleted, the pods on its Node are read live (see
+:mod:`autoscaler.kube.removal_check`): a pod that would be lost holds the deletion, with an
+Event on the Node and its NodePool; the core keeps the removal in progress and asks again
+later. A read that fails deletes nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from dataclasses import dataclass, field
 from kubernetes_asyncio.client import ApiClient, CoreV1Api
 
 from autoscaler.api.cloudinit import KVPOOL_PREFIX, KubeadmJoin, kubeadm_join_user_data
+from autoscaler.api.disruption import DisruptionRecord
+from autoscaler.api.models import API_VERSION as KVPOOL_API_VERSION
 from autoscaler.api.models import TenantCluster
 from autoscaler.api.vmbuilder import VMIdentity
 from autoscaler.controller.boot import BootTracker
@@ -39,6 +47,7 @@ from autoscaler.kube.bootstrap import TOKEN_NAMESPACE, VM_LABEL, create_bootstra
 from autoscaler.kube.drain import DrainSettings, cordon, drain, uncordon
 from autoscaler.kube.events import EventRecorder, ObjectRef
 from autoscaler.kube.raw import call_json
+from autoscaler.kube.removal_check import LiveNode, read_live_node
 from autoscaler.observability.logging import log_context
 from autoscaler.observability.metrics import Metrics
 from autoscaler.providers.errors import ProviderError
@@ -60,6 +69,7 @@ class ActuatorOptions:
     dry_run: bool = False
     token_ttl: float = 3600.0
     drain: DrainSettings = field(default_factory=lambda: DrainSettings(timeout=600.0))
+    verify_timeout: float = 10.0  # for the live reads that precede a VM's deletion
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +82,20 @@ class PlanContext:
     pending_since: Mapping[str, float] = field(default_factory=dict)  # pod key -> since
 
 
+class DeletionHeld(Exception):
+    """A VM deletion refused because the live state does not allow it (yet)."""
+
+    def __init__(self, message: str, pods: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.pods = pods
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     step: Step
     error: str | None = None
+    held: bool = False  # a deletion the live check held back; the removal stays in progress
 
     @property
     def ok(self) -> bool:
@@ -114,7 +134,10 @@ class Actuator:
         boot: BootTracker,
         options: ActuatorOptions | None = None,
         clock: Callable[[], float] = time.time,
+        tenant_events: EventRecorder | None = None,
     ) -> None:
+        """``tenant_events`` records Events in the tenant cluster (on its Nodes and
+        NodePools); without it they go on the TenantCluster."""
         self.tenant = tenant
         self.options = options or ActuatorOptions()
         self._api = tenant_api
@@ -124,6 +147,7 @@ class Actuator:
         self._metrics = metrics
         self._events = events
         self._tenant_ref = tenant_ref
+        self._tenant_events = tenant_events
         self._boot = boot
         self._clock = clock
         self._drains: dict[str, asyncio.Task[None]] = {}
@@ -140,7 +164,18 @@ class Actuator:
         return [outcome for group in results for outcome in group]
 
     async def _in_order(self, steps: Sequence[Step], context: PlanContext) -> list[Outcome]:
-        return [await self._one(step, context) for step in steps]
+        outcomes: list[Outcome] = []
+        uncordoned = False
+        for step in steps:
+            if isinstance(step, DrainNode) and uncordoned:
+                # Evicted pods would come straight back to a schedulable node.
+                outcomes.append(Outcome(step, "not drained: the cordon failed"))
+                continue
+            outcome = await self._one(step, context)
+            if isinstance(step, CordonNode):
+                uncordoned = not outcome.ok
+            outcomes.append(outcome)
+        return outcomes
 
     async def _one(self, step: Step, context: PlanContext) -> Outcome:
         try:
@@ -153,14 +188,18 @@ class Actuator:
                 case DeleteVM():
                     await self._delete(step, context)
                 case CordonNode():
+                    record = DisruptionRecord(str(step.reason), self._clock(), step.detail)
+                    settings = self.options.drain
                     await self._node_call(
                         step.node,
-                        lambda: cordon(self._api, step.node, str(step.reason), cluster=self.tenant),
+                        lambda: cordon(self._api, step.node, record, settings, cluster=self.tenant),
                     )
                 case UncordonNode():
                     await self._stop_drain(step.node)
+                    settings = self.options.drain
                     await self._node_call(
-                        step.node, lambda: uncordon(self._api, step.node, cluster=self.tenant)
+                        step.node,
+                        lambda: uncordon(self._api, step.node, settings, cluster=self.tenant),
                     )
                 case DrainNode():
                     self._start_drain(step.node)
@@ -168,6 +207,8 @@ class Actuator:
                     return Outcome(step, f"unknown action {step!r}")
         except asyncio.CancelledError:
             raise
+        except DeletionHeld as held:
+            return Outcome(step, held.message, held=True)
         except Exception as exc:
             message = _message(exc)
             log.warning("%s failed: %s", describe(step), message)
@@ -255,10 +296,11 @@ class Actuator:
     async def _delete(self, action: DeleteVM, context: PlanContext) -> None:
         pool = context.vm_pools.get(action.vm, "")
         with log_context(tenant=self.tenant, pool=pool or None, vm=action.vm, node=action.node):
+            node = action.node or action.vm
+            await self._verify_removal(action, node, pool)
             result = "error"
             try:
                 await self._provider.delete(action.vm)
-                node = action.node or action.vm
                 await self._stop_drain(node)
                 await self._delete_node(node)
                 await self._delete_tokens(action.vm)
@@ -273,6 +315,43 @@ class Actuator:
             warning = deletion_warning(action, pool)
             if warning is not None:
                 await self._events.warning(self._tenant_ref, *warning)
+
+    async def _verify_removal(self, action: DeleteVM, node: str, pool: str) -> None:
+        """Raise DeletionHeld unless the live state allows deleting the VM of ``node``.
+
+        A VM whose Node never registered (``action.node`` is None) needs only the Node to be
+        absent; once it exists, or for any registered node, the pods on it are checked.
+        """
+        try:
+            live = await read_live_node(self._api, node, self.options.verify_timeout)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if not errors.is_api_error(exc):
+                raise
+            errors.report_api_error(self.tenant, "list", exc)
+            message = (
+                f"VM {action.vm} is not deleted: the pods on node {node} could not be read "
+                f"live ({_message(exc)})"
+            )
+            log.warning("%s [%s]", message, action.reason)
+            raise DeletionHeld(message) from exc
+        if live.clear:
+            return
+        await self._report_held(action, live, pool)
+        raise DeletionHeld(_held_message(action, live), live.blocking)
+
+    async def _report_held(self, action: DeleteVM, live: LiveNode, pool: str) -> None:
+        message = _held_message(action, live)
+        log.warning("%s [%s]", message, action.reason)
+        recorder = self._tenant_events or self._events
+        refs = [ObjectRef("v1", "Node", live.name, "", live.uid)] if live.exists else []
+        if pool:
+            refs.append(ObjectRef(KVPOOL_API_VERSION, "NodePool", pool))
+        if self._tenant_events is None:
+            refs = [self._tenant_ref]
+        for ref in refs:
+            await recorder.warning(ref, "DisruptionBlocked", message)
 
     async def _delete_node(self, node: str) -> None:
         try:
@@ -369,6 +448,15 @@ def deletion_warning(action: DeleteVM, pool: str) -> tuple[str, str] | None:
         return None
     reason, what = warning
     return reason, f"VM {action.vm} of pool {pool or '?'} {what}: {action.detail}"
+
+
+def _held_message(action: DeleteVM, live: LiveNode) -> str:
+    shown = ", ".join(live.blocking[:3])
+    more = f" and {len(live.blocking) - 3} more" if len(live.blocking) > 3 else ""
+    return (
+        f"VM {action.vm} is not deleted: node {live.name} still runs pod {shown}{more} "
+        f"({action.reason}: {action.detail or 'no detail'}); retried later"
+    )
 
 
 def _failure_reason(step: Step) -> str:

@@ -115,6 +115,7 @@ class TenantLoop:
             tenant.metadata.uid or "",
         )
         self.boot = BootTracker()
+        self._tenant_events = EventRecorder(api, instance=self.name, cluster=self.name)
         self.actuator = Actuator(
             self.name,
             api,
@@ -126,8 +127,8 @@ class TenantLoop:
             boot=self.boot,
             options=self.settings.actuator,
             clock=shared.clock,
+            tenant_events=self._tenant_events,
         )
-        self._tenant_events = EventRecorder(api, instance=self.name, cluster=self.name)
         self._tenant_status = StatusWriter(api, cluster=self.name)
         self._pass_metrics = PassMetrics(shared.metrics, self.name)
         self._batcher = Batcher(self.settings.windows)
@@ -160,6 +161,11 @@ class TenantLoop:
 
     def wake(self) -> None:
         self._wake.set()
+
+    @property
+    def leading(self) -> bool:
+        """Whether this loop decides and acts (it leads, and has looked since it took over)."""
+        return self._autoscaler is not None
 
     def update_object(self, tenant_object: Mapping[str, Any]) -> None:
         """The TenantCluster as last seen (its status changed; its spec did not)."""
@@ -313,6 +319,7 @@ class TenantLoop:
         context = self._context(snapshot, steps)
         outcomes = await self.actuator.execute(steps, context) if steps else []
         self.last_outcomes = outcomes
+        _report_held(autoscaler, outcomes, clock())
         self._remember_scaling(outcomes, context, clock())
         self._publish(snapshot, plan, clock())
         if self._shared.is_leader():
@@ -436,6 +443,14 @@ class TenantLoop:
             now=self._shared.clock(),
             current=self._object,
         )
+
+
+def _report_held(autoscaler: Autoscaler, outcomes: list[Outcome], now: float) -> None:
+    """Tell the core which deletions the live check held, so their removals stay open."""
+    for outcome in outcomes:
+        step = outcome.step
+        if outcome.held and isinstance(step, DeleteVM):
+            autoscaler.deletion_held(step.node or step.vm, outcome.error or "held", now)
 
 
 def _nodepool_name(obj: Mapping[str, Any]) -> str:

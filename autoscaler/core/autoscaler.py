@@ -47,6 +47,11 @@ class _Drain:
     last_drain: float
     drained_since: float | None = None
     last_delete: float | None = None
+    # Whether the snapshot has shown the node cordoned and marked: until then a missing mark
+    # means the cordon has not landed (it is asked for again), not that someone undid it.
+    marked_seen: bool = False
+    # The live check found pods the cached view does not show: the node is not drained.
+    held: str | None = None
 
 
 class Autoscaler:
@@ -101,6 +106,16 @@ class Autoscaler:
 
     def draining(self) -> tuple[str, ...]:
         return tuple(sorted(self._drains))
+
+    def deletion_held(self, node: str, why: str, now: float) -> None:
+        """The VM of ``node`` was not deleted: the live check found pods on it (or could not
+        look). The drain stays in progress: evictions and the deletion are retried, and the
+        drain deadline applies as if the pods showed in the snapshot."""
+        drain = self._drains.get(node)
+        if drain is not None:
+            drain.held = why
+            drain.drained_since = None
+            drain.last_drain = min(drain.last_drain, now - self.config.drain_retry_interval)
 
     def unneeded_since(self, node: str) -> float | None:
         return self._scale_down.unneeded_since.since(node)
@@ -263,18 +278,21 @@ class Autoscaler:
                 continue
             remaining = [pod for pod in bound.get(name, ()) if still_draining(pod)]
             drain = self._drains.get(name)
-            if drain is not None and self._undone_by_someone(node, drain, now):
-                del self._drains[name]
-                self._resting_until[name] = now + self.config.drain_timeout
-                continue
             if drain is None:
                 adopted = self._adopt(snapshot, node, remaining, disrupting, now)
                 if isinstance(adopted, UncordonNode):
                     actions.append(adopted)
                     continue
                 drain = adopted
-                if remaining:
+                if remaining and _marked(node):
                     actions.append(DrainNode(name, drain.reason, "drain resumed"))
+            if not _marked(node):
+                actions.extend(self._unmarked(node, drain, now))
+                continue
+            drain.marked_seen = True
+            if drain.held is not None and not remaining:
+                actions.extend(self._held(node, drain, vm_of_node.get(name, name), now))
+                continue
             if not remaining:
                 if drain.drained_since is None:
                     drain.drained_since = now
@@ -295,30 +313,71 @@ class Autoscaler:
                     )
                 continue
             drain.drained_since = None
+            drain.held = None  # the snapshot shows the pods now: the drain follows them
             if now - drain.started > self.config.drain_timeout:
-                del self._drains[name]
-                self._resting_until[name] = now + self.config.drain_timeout
-                left = ", ".join(pod.key for pod in remaining[:3])
-                actions.append(
-                    UncordonNode(
-                        name,
-                        Reason.DRAIN_TIMEOUT,
-                        f"drain did not finish in {format_duration(self.config.drain_timeout)}; "
-                        f"{len(remaining)} pod(s) left ({left})",
-                    )
-                )
+                actions.append(self._give_up(name, remaining, now))
             elif now - drain.last_drain >= self.config.drain_retry_interval:
                 drain.last_drain = now
                 actions.append(DrainNode(name, drain.reason, "retrying evictions"))
         return actions
 
-    def _undone_by_someone(self, node: Node, drain: _Drain, now: float) -> bool:
-        """A node we cordoned that shows neither cordon nor mark long after we asked for
-        them: someone took it back, and the autoscaler lets go of it."""
-        return (
-            not node.unschedulable
-            and disrupting_taint_of(node) is None
-            and now - drain.started >= self.config.drain_retry_interval
+    def _unmarked(self, node: Node, drain: _Drain, now: float) -> list[Action]:
+        """A node being removed that the snapshot shows without the cordon or the mark."""
+        name = node.name
+        if drain.marked_seen and not node.unschedulable and disrupting_taint_of(node) is None:
+            # It was marked and both marks are gone: someone took the node back.
+            del self._drains[name]
+            self._resting_until[name] = now + self.config.drain_timeout
+            return []
+        if now - drain.started > self.config.drain_timeout:
+            del self._drains[name]
+            self._resting_until[name] = now + self.config.drain_timeout
+            return [
+                UncordonNode(
+                    name,
+                    Reason.SCALE_DOWN_ABORTED,
+                    "the node could not be cordoned within "
+                    f"{format_duration(self.config.drain_timeout)}",
+                )
+            ]
+        if now - drain.last_drain < self.config.drain_retry_interval:
+            return []
+        # The cordon failed, or has not shown yet, or half of it was undone: ask again. No
+        # drain before the node is cordoned, and no deletion while it is not.
+        drain.last_drain = now
+        return [
+            CordonNode(name, drain.reason, "cordon retried"),
+            DrainNode(name, drain.reason, "drain after the cordon"),
+        ]
+
+    def _held(self, node: Node, drain: _Drain, vm: str, now: float) -> list[Action]:
+        """A node the snapshot shows drained whose deletion the live check held back."""
+        name = node.name
+        if now - drain.started > self.config.drain_timeout:
+            return [self._give_up(name, (), now, drain.held)]
+        if now - drain.last_drain < self.config.drain_retry_interval:
+            return []
+        drain.last_drain = now
+        drain.last_delete = now
+        return [
+            DrainNode(name, drain.reason, f"retrying evictions: {drain.held}"),
+            DeleteVM(vm, drain.reason, node=name, detail=f"node {name} is drained"),
+        ]
+
+    def _give_up(
+        self, name: str, remaining: Sequence[Pod], now: float, held: str | None = None
+    ) -> UncordonNode:
+        del self._drains[name]
+        self._resting_until[name] = now + self.config.drain_timeout
+        if remaining:
+            left = ", ".join(pod.key for pod in remaining[:3])
+            what = f"{len(remaining)} pod(s) left ({left})"
+        else:
+            what = f"the live check holds the deletion: {held}"
+        return UncordonNode(
+            name,
+            Reason.DRAIN_TIMEOUT,
+            f"drain did not finish in {format_duration(self.config.drain_timeout)}; {what}",
         )
 
     def _adopt(
@@ -345,7 +404,13 @@ class Autoscaler:
         if needed is not None:
             self._resting_until[node.name] = now + self.config.drain_timeout
             return UncordonNode(node.name, Reason.SCALE_DOWN_ABORTED, f"node is needed: {needed}")
-        drain = _Drain(reason, started=now, last_drain=now)
+        record = node.disruption
+        # The recorded start keeps the drain deadline of the disruption being resumed.
+        started = min(record.started, now) if record is not None else now
+        marked = _marked(node)
+        # An unmarked node (half of the cordon undone) is cordoned again at once.
+        last = now if marked else now - self.config.drain_retry_interval
+        drain = _Drain(reason, started=started, last_drain=last, marked_seen=marked)
         self._drains[node.name] = drain
         return drain
 
@@ -412,6 +477,11 @@ def _nodes_of_deleted_vms(lifecycle: LifecycleResult) -> set[str]:
         for status in lifecycle.statuses
         if status.node is not None and status.vm.name in lifecycle.deleted
     }
+
+
+def _marked(node: Node) -> bool:
+    """Whether ``node`` shows both the cordon and the autoscaler's disrupting taint."""
+    return node.unschedulable and disrupting_taint_of(node) is not None
 
 
 def _reason_from(value: str) -> Reason:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from autoscaler.api.disruption import DisruptionRecord
 from autoscaler.api.naming import REGION_LABEL as REGION_LABEL
 from autoscaler.api.naming import ZONE_LABEL as ZONE_LABEL
 from autoscaler.api.policy import PoolSettings, Shape, ShapeBounds, TenantLimits
@@ -152,6 +153,8 @@ class Node:
     unschedulable: bool = False  # cordoned
     deleting: bool = False
     created: float = 0.0
+    # The autoscaler's record of a disruption in progress (kvpool.io/disruption), if it parses.
+    disruption: DisruptionRecord | None = None
 
     @property
     def pool(self) -> str | None:

@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from autoscaler.api.disruption import DISRUPTION_ANNOTATION, DisruptionRecord, decode_disruption
 from autoscaler.api.quantity import QuantityError
 from autoscaler.api.resources import EMPTY, Resources, to_units
 from autoscaler.core.model import (
@@ -499,6 +500,7 @@ def node_from_dict(obj: Any) -> Node:
     status = r.mapping(obj, "status", "status")
     labels = r.string_map(meta, "labels", "metadata.labels")
     labels.setdefault(HOSTNAME_LABEL, name)
+    annotations = meta.get("annotations")
     return Node(
         name=name,
         allocatable=r.resources(status, "allocatable", "status.allocatable"),
@@ -508,7 +510,20 @@ def node_from_dict(obj: Any) -> Node:
         unschedulable=r.boolean(spec, "unschedulable", "spec.unschedulable"),
         deleting=meta.get("deletionTimestamp") is not None,
         created=r.timestamp(meta, "creationTimestamp", "metadata.creationTimestamp") or 0.0,
+        disruption=_disruption(annotations if isinstance(annotations, dict) else {}),
     )
+
+
+def _disruption(annotations: Mapping[str, Any]) -> DisruptionRecord | None:
+    """The disruption record on a Node; one that does not parse is left out (the taint still
+    marks the node, and the disruption then counts from when it is seen)."""
+    value = annotations.get(DISRUPTION_ANNOTATION)
+    if not isinstance(value, str):
+        return None
+    try:
+        return decode_disruption(value)
+    except ValueError:
+        return None
 
 
 # Disruption budgets and DaemonSets --------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import Any
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client import ApiClient
 
+from autoscaler.api.disruption import DISRUPTION_ANNOTATION, DisruptionRecord
 from autoscaler.core.config import DISRUPTING_TAINT_EFFECT, DISRUPTING_TAINT_KEY
 from autoscaler.kube import errors
 from autoscaler.kube.backoff import Backoff
@@ -36,6 +37,8 @@ class DrainSettings:
     backoff_base: float = 1.0  # between refused evictions
     backoff_max: float = 15.0
     grace_period_seconds: int | None = None  # None: each pod's own
+    request_timeout: float = 10.0  # for each API request
+    write_attempts: int = 6  # a cordon or uncordon that keeps failing is given up after this
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +48,11 @@ class DrainResult:
     evicted: tuple[str, ...] = ()  # evicted and gone
     blocked: tuple[str, ...] = ()  # a PodDisruptionBudget refused until the deadline
     remaining: tuple[str, ...] = ()  # still on the node for another reason
+    not_started: str = ""  # why the drain did not start or could not be confirmed
 
     @property
     def done(self) -> bool:
-        return not self.blocked and not self.remaining
+        return not self.blocked and not self.remaining and not self.not_started
 
 
 class _Outcome(Enum):
@@ -61,37 +65,72 @@ class _Outcome(Enum):
 # Cordon ----------------------------------------------------------------------------------
 
 
-async def cordon(api: ApiClient, node: str, reason: str = "", *, cluster: str = "") -> bool:
-    """Mark ``node`` unschedulable with the disrupting taint; False if the node is gone."""
-    return await _patch_node(api, node, cordoned=True, reason=reason, cluster=cluster)
+async def cordon(
+    api: ApiClient,
+    node: str,
+    record: DisruptionRecord,
+    settings: DrainSettings | None = None,
+    *,
+    cluster: str = "",
+) -> bool:
+    """Mark ``node`` unschedulable with the disrupting taint and record the disruption on it;
+    False if the node is gone. A record already on the node (a disruption being resumed) is
+    kept. A failed write is retried with backoff; the error of the last attempt is raised."""
+    return await _patch_node(api, node, record, settings or DrainSettings(), cluster=cluster)
 
 
-async def uncordon(api: ApiClient, node: str, *, cluster: str = "") -> bool:
-    """Undo :func:`cordon`; False if the node is gone."""
-    return await _patch_node(api, node, cordoned=False, reason="", cluster=cluster)
+async def uncordon(
+    api: ApiClient, node: str, settings: DrainSettings | None = None, *, cluster: str = ""
+) -> bool:
+    """Undo :func:`cordon` (taint, cordon and record); False if the node is gone."""
+    return await _patch_node(api, node, None, settings or DrainSettings(), cluster=cluster)
 
 
-def cordon_patch(node: dict[str, Any], cordoned: bool, reason: str) -> dict[str, Any] | None:
-    """The merge patch that (un)cordons ``node``, or None when it is already so.
+def is_cordoned(node: dict[str, Any]) -> bool:
+    """Whether ``node`` is cordoned and carries the disrupting taint."""
+    spec = _section(node, "spec")
+    taints = [t for t in spec.get("taints") or [] if isinstance(t, dict)]
+    return bool(spec.get("unschedulable")) and any(
+        t.get("key") == DISRUPTING_TAINT_KEY for t in taints
+    )
+
+
+def cordon_patch(node: dict[str, Any], record: DisruptionRecord | None) -> dict[str, Any] | None:
+    """The merge patch that cordons ``node`` for the disruption ``record`` (None: uncordons it),
+    or None when it is already so.
 
     ``spec.taints`` is replaced as a whole by a merge patch, so the patch carries the node's
     other taints and its resourceVersion: a concurrent change makes it fail with 409.
     """
+    cordoned = record is not None
     spec = _section(node, "spec")
+    meta = _section(node, "metadata")
+    annotations = _section(meta, "annotations")
     taints = [t for t in spec.get("taints") or [] if isinstance(t, dict)]
     others = [t for t in taints if t.get("key") != DISRUPTING_TAINT_KEY]
-    wanted = others + (
-        [{"key": DISRUPTING_TAINT_KEY, "value": reason, "effect": str(DISRUPTING_TAINT_EFFECT)}]
-        if cordoned
-        else []
-    )
-    if bool(spec.get("unschedulable")) == cordoned and _same_taints(taints, wanted):
+    mine = [t for t in taints if t.get("key") == DISRUPTING_TAINT_KEY]
+    wanted = others
+    if record is not None:
+        # A resumed disruption keeps the method it was started with.
+        value = str(mine[0].get("value") or record.method) if mine else record.method
+        taint = {"key": DISRUPTING_TAINT_KEY, "value": value}
+        wanted = [*others, {**taint, "effect": str(DISRUPTING_TAINT_EFFECT)}]
+    recorded = DISRUPTION_ANNOTATION in annotations
+    if (
+        bool(spec.get("unschedulable")) == cordoned
+        and _same_taints(taints, wanted)
+        and recorded == cordoned
+    ):
         return None
-    meta = _section(node, "metadata")
-    return {
+    patch: dict[str, Any] = {
         "metadata": {"resourceVersion": meta.get("resourceVersion")},
         "spec": {"unschedulable": cordoned or None, "taints": wanted or None},
     }
+    if record is not None and not recorded:
+        patch["metadata"]["annotations"] = {DISRUPTION_ANNOTATION: record.encode()}
+    elif record is None and recorded:
+        patch["metadata"]["annotations"] = {DISRUPTION_ANNOTATION: None}
+    return patch
 
 
 def _section(obj: dict[str, Any], name: str) -> dict[str, Any]:
@@ -107,33 +146,66 @@ def _same_taints(current: list[dict[str, Any]], wanted: list[dict[str, Any]]) ->
 
 
 async def _patch_node(
-    api: ApiClient, node: str, *, cordoned: bool, reason: str, cluster: str
+    api: ApiClient,
+    node: str,
+    record: DisruptionRecord | None,
+    settings: DrainSettings,
+    *,
+    cluster: str,
 ) -> bool:
     core = client.CoreV1Api(api)
-    for _ in range(_CONFLICT_RETRIES):
+    what = "cordon" if record is not None else "uncordon"
+    backoff = Backoff(settings.backoff_base, max(settings.backoff_max, settings.backoff_base))
+    conflicts = failures = 0
+    while True:
         try:
-            current = await call_json(core.read_node, node)
-            patch = cordon_patch(current, cordoned, reason)
+            current = await _timed(settings, core.read_node, node)
+            patch = cordon_patch(current, record)
             if patch is None:
                 return True
-            await call_json(core.patch_node, node, patch, _content_type=MERGE_PATCH)
-            log.info("node %s %s", node, "cordoned" if cordoned else "uncordoned")
+            await _timed(settings, core.patch_node, node, patch, _content_type=MERGE_PATCH)
+            log.info("node %s %sed", node, what)
             return True
         except Exception as exc:
             if not errors.is_api_error(exc):
                 raise
             if errors.is_not_found(exc):
                 return False
-            if not errors.is_conflict(exc):
-                errors.report_api_error(cluster, "patch", exc)
+            if errors.is_conflict(exc):
+                conflicts += 1
+                if conflicts >= _CONFLICT_RETRIES:
+                    raise api_exception(
+                        409, f"node {node} kept changing while being {what}ed"
+                    ) from exc
+                continue
+            errors.report_api_error(cluster, "patch", exc)
+            failures += 1
+            if not errors.is_retryable(exc) or failures >= settings.write_attempts:
                 raise
-    raise api_exception(409, f"node {node} kept changing while being (un)cordoned")
+            delay = backoff.next()
+            log.warning(
+                "%s of node %s failed (attempt %d of %d), retrying in %.1fs: %s",
+                what,
+                node,
+                failures,
+                settings.write_attempts,
+                delay,
+                errors.status_message(exc),
+            )
+            await asyncio.sleep(delay)
+
+
+async def _timed(settings: DrainSettings, call: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """One API call with the settings' request timeout (the client's and our own)."""
+    timeout = settings.request_timeout
+    async with asyncio.timeout(timeout):
+        return await call_json(call, *args, _request_timeout=timeout, **kwargs)
 
 
 # Drain -----------------------------------------------------------------------------------
 
 
-def _key(pod: dict[str, Any]) -> str:
+def pod_key(pod: dict[str, Any]) -> str:
     meta = pod.get("metadata") or {}
     return f"{meta.get('namespace')}/{meta.get('name')}"
 
@@ -154,8 +226,12 @@ def must_evict(pod: dict[str, Any]) -> bool:
     return phase not in ("Succeeded", "Failed")
 
 
-async def _pods_on(core: client.CoreV1Api, node: str) -> list[dict[str, Any]]:
-    body = await call_json(core.list_pod_for_all_namespaces, field_selector=f"spec.nodeName={node}")
+async def _pods_on(
+    core: client.CoreV1Api, node: str, settings: DrainSettings
+) -> list[dict[str, Any]]:
+    body = await _timed(
+        settings, core.list_pod_for_all_namespaces, field_selector=f"spec.nodeName={node}"
+    )
     items = body.get("items") or []
     return [p for p in items if isinstance(p, dict)]
 
@@ -169,31 +245,62 @@ async def drain(
 ) -> DrainResult:
     """Evict every pod that must go from ``node`` and wait until they are gone.
 
+    A node that is not cordoned with the disrupting taint is not drained (``not_started``
+    says why): evicted pods would come straight back. The drain is done only when a final
+    live listing shows none of the pods it must move, those that arrived meanwhile included.
     Returns when the node is empty of such pods or at the deadline; never raises for an API
-    error after the initial listing (the failures end up in ``remaining``).
+    error after the initial reads (the failures end up in ``remaining``).
     """
     settings = settings or DrainSettings()
     deadline = time.monotonic() + settings.timeout
     core = client.CoreV1Api(api)
-    pods = [p for p in await _pods_on(core, node) if must_evict(p)]
+    try:
+        current = await _timed(settings, core.read_node, node)
+    except Exception as exc:
+        if errors.is_api_error(exc) and errors.is_not_found(exc):
+            return DrainResult(not_started=f"node {node} does not exist")
+        raise
+    if not is_cordoned(current):
+        return DrainResult(not_started=f"node {node} is not cordoned by the autoscaler")
+    pods = [p for p in await _pods_on(core, node, settings) if must_evict(p)]
     to_evict = [p for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp")]
     outcomes = await asyncio.gather(
         *(_evict(core, pod, deadline, settings, cluster) for pod in to_evict)
     )
-    by_key = {_key(p): o for p, o in zip(to_evict, outcomes, strict=True)}
+    by_key = {pod_key(p): o for p, o in zip(to_evict, outcomes, strict=True)}
     leaving = {
-        _key(p): _uid(p)
+        pod_key(p): _uid(p)
         for p in pods
-        if by_key.get(_key(p), _Outcome.EVICTED) in (_Outcome.EVICTED, _Outcome.GONE)
+        if by_key.get(pod_key(p), _Outcome.EVICTED) in (_Outcome.EVICTED, _Outcome.GONE)
     }
     still_there = await _wait_gone(core, node, leaving, deadline, settings, cluster)
+    remaining = set(still_there) | {k for k, o in by_key.items() if o is _Outcome.FAILED}
+    blocked = {k for k, o in by_key.items() if o is _Outcome.BLOCKED}
+    if not remaining and not blocked:
+        late = await _arrived_meanwhile(core, node, settings, cluster)
+        if late is None:
+            return DrainResult(
+                evicted=tuple(sorted(leaving)), not_started="the final pod listing failed"
+            )
+        remaining |= late
     return DrainResult(
         evicted=tuple(sorted(k for k in leaving if k not in still_there)),
-        blocked=tuple(sorted(k for k, o in by_key.items() if o is _Outcome.BLOCKED)),
-        remaining=tuple(
-            sorted(set(still_there) | {k for k, o in by_key.items() if o is _Outcome.FAILED})
-        ),
+        blocked=tuple(sorted(blocked)),
+        remaining=tuple(sorted(remaining)),
     )
+
+
+async def _arrived_meanwhile(
+    core: client.CoreV1Api, node: str, settings: DrainSettings, cluster: str
+) -> set[str] | None:
+    """Keys of the pods a drain must move that are on the node now (None: cannot tell)."""
+    try:
+        return {pod_key(p) for p in await _pods_on(core, node, settings) if must_evict(p)}
+    except Exception as exc:
+        if not errors.is_api_error(exc):
+            raise
+        errors.report_api_error(cluster, "list", exc)
+        return None
 
 
 async def _evict(
@@ -219,7 +326,7 @@ async def _evict(
     refused_by_budget = False
     while True:
         try:
-            await call_json(core.create_namespaced_pod_eviction, name, namespace, body)
+            await _timed(settings, core.create_namespaced_pod_eviction, name, namespace, body)
             log.info("evicted pod %s/%s", namespace, name)
             return _Outcome.EVICTED
         except Exception as exc:
@@ -260,7 +367,7 @@ async def _wait_gone(
     pending = dict(leaving)
     while pending:
         try:
-            present = {_key(p): _uid(p) for p in await _pods_on(core, node)}
+            present = {pod_key(p): _uid(p) for p in await _pods_on(core, node, settings)}
             pending = {k: uid for k, uid in pending.items() if present.get(k) == uid}
         except Exception as exc:
             if not errors.is_api_error(exc):

@@ -282,6 +282,8 @@ def test_a_node_someone_else_uncordoned_is_let_go() -> None:
     snapshot = world([make_node("n1"), make_node("n2")], pods)
     autoscaler.decide(snapshot, 0.0)
     assert names(of_type(autoscaler.decide(snapshot, UNNEEDED), CordonNode)) == ["n1"]
+    marked = make_node("n1", unschedulable=True, taints=(disrupting_taint("Underutilized"),))
+    autoscaler.decide(world([marked, make_node("n2")], pods), UNNEEDED + 1)
     retry = CoreConfig().drain_retry_interval
     plan = autoscaler.decide(snapshot, UNNEEDED + retry)
     assert autoscaler.draining() == ()

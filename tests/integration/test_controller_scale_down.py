@@ -76,4 +76,6 @@ async def test_a_budget_holds_the_node_until_it_allows_then_vm_node_and_token_go
                 lambda: not vms(w.management, "team-a-vms"), message="empty node not removed"
             )
             await eventually(lambda: not items(tenant, "nodes"), message="nodes left")
-            assert not items(tenant, "secrets", "kube-system")
+            await eventually(
+                lambda: not items(tenant, "secrets", "kube-system"), message="tokens left"
+            )

@@ -20,6 +20,7 @@ from kubernetes_asyncio.client import (
 )
 from scripted_watch import eventually
 
+from autoscaler.api.disruption import DISRUPTION_ANNOTATION, DisruptionRecord
 from autoscaler.core.config import DISRUPTING_TAINT_KEY
 from autoscaler.core.model import Pod
 from autoscaler.kube import errors
@@ -336,8 +337,9 @@ async def make_node_with_pods(api: ApiClient) -> None:
 async def test_cordon_and_uncordon(api: ApiClient) -> None:
     core = CoreV1Api(api)
     await make_node_with_pods(api)
-    assert await cordon(api, "worker-1", reason="Underutilized")
-    assert await cordon(api, "worker-1", reason="Underutilized")  # idempotent
+    record = DisruptionRecord("Underutilized", 1_700_000_000.0)
+    assert await cordon(api, "worker-1", record)
+    assert await cordon(api, "worker-1", record)  # idempotent
     node = await call_json(core.read_node, "worker-1")
     assert node["spec"]["unschedulable"] is True
     assert sorted(t["key"] for t in node["spec"]["taints"]) == ["dedicated", DISRUPTING_TAINT_KEY]
@@ -345,13 +347,15 @@ async def test_cordon_and_uncordon(api: ApiClient) -> None:
     node = await call_json(core.read_node, "worker-1")
     assert not node["spec"].get("unschedulable")
     assert [t["key"] for t in node["spec"]["taints"]] == ["dedicated"]
-    assert not await cordon(api, "no-such-node")
+    assert DISRUPTION_ANNOTATION not in (node["metadata"].get("annotations") or {})
+    assert not await cordon(api, "no-such-node", record)
 
 
 async def test_drain_waits_for_pdb_then_evicts(api: ApiClient) -> None:
     core = CoreV1Api(api)
     await make_node_with_pods(api)
     settings = DrainSettings(timeout=10, poll_interval=0.05, backoff_base=0.05, backoff_max=0.2)
+    assert await cordon(api, "worker-1", DisruptionRecord("Empty", 0.0))
     draining = asyncio.create_task(drain(api, "worker-1", settings))
     await asyncio.sleep(0.3)
     assert not draining.done()  # the budget refuses every eviction for now
@@ -376,14 +380,28 @@ async def test_drain_waits_for_pdb_then_evicts(api: ApiClient) -> None:
 async def test_drain_reports_pods_a_budget_keeps_blocking(api: ApiClient) -> None:
     await make_node_with_pods(api)
     settings = DrainSettings(timeout=0.5, poll_interval=0.05, backoff_base=0.05, backoff_max=0.1)
+    assert await cordon(api, "worker-1", DisruptionRecord("Empty", 0.0))
     result = await drain(api, "worker-1", settings)
     assert result.blocked == ("default/web-1", "default/web-2")
     assert result.evicted == () and not result.done
 
 
-async def test_drain_of_an_empty_node_is_done(api: ApiClient) -> None:
-    result = await drain(api, "nothing-here", DrainSettings(timeout=1))
+async def test_drain_of_an_empty_cordoned_node_is_done(api: ApiClient) -> None:
+    await call_json(CoreV1Api(api).create_node, {"metadata": {"name": "empty"}})
+    assert await cordon(api, "empty", DisruptionRecord("Empty", 0.0))
+    result = await drain(api, "empty", DrainSettings(timeout=1))
     assert result.done and result.evicted == ()
+
+
+async def test_no_drain_starts_on_a_node_that_is_not_cordoned_or_does_not_exist(
+    api: ApiClient,
+) -> None:
+    await make_node_with_pods(api)
+    result = await drain(api, "worker-1", DrainSettings(timeout=1))
+    assert "not cordoned" in result.not_started and not result.done
+    assert result.evicted == () and result.blocked == ()
+    result = await drain(api, "nothing-here", DrainSettings(timeout=1))
+    assert "does not exist" in result.not_started and not result.done
 
 
 # Bootstrap tokens -----------------------------------------------------------------------

@@ -11,11 +11,12 @@ import pytest
 import yaml
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from autoscaler.api.disruption import DISRUPTION_ANNOTATION, DisruptionRecord, decode_disruption
 from autoscaler.core.config import DISRUPTING_TAINT_KEY
 from autoscaler.kube import errors
 from autoscaler.kube.backoff import Backoff
 from autoscaler.kube.clients import KubeconfigError, parse_kubeconfig
-from autoscaler.kube.drain import cordon_patch, must_evict
+from autoscaler.kube.drain import cordon_patch, is_cordoned, must_evict
 from autoscaler.kube.raw import api_exception
 from autoscaler.kube.status import Condition, merge_conditions
 
@@ -162,20 +163,63 @@ def test_cordon_patch_keeps_other_taints_and_is_idempotent() -> None:
         "metadata": {"name": "n", "resourceVersion": "7"},
         "spec": {"taints": [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]},
     }
-    patch = cordon_patch(node, True, "Empty")
+    record = DisruptionRecord("Empty", 1_700_000_000.0, "node runs no workload pods")
+    patch = cordon_patch(node, record)
     assert patch is not None
-    assert patch["metadata"] == {"resourceVersion": "7"}
+    assert patch["metadata"] == {
+        "resourceVersion": "7",
+        "annotations": {DISRUPTION_ANNOTATION: record.encode()},
+    }
     assert patch["spec"]["unschedulable"] is True
     assert [t["key"] for t in patch["spec"]["taints"]] == ["dedicated", DISRUPTING_TAINT_KEY]
     node["spec"].update(patch["spec"])
-    assert cordon_patch(node, True, "Empty") is None
-    undo = cordon_patch(node, False, "")
+    node["metadata"]["annotations"] = patch["metadata"]["annotations"]
+    assert cordon_patch(node, record) is None
+    # A disruption being resumed keeps its method and record.
+    assert cordon_patch(node, DisruptionRecord("Drifted", 1_800_000_000.0)) is None
+    undo = cordon_patch(node, None)
     assert undo is not None
     assert undo["spec"] == {
         "unschedulable": None,
         "taints": [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}],
     }
-    assert cordon_patch({"metadata": {}, "spec": {}}, False, "") is None
+    assert undo["metadata"]["annotations"] == {DISRUPTION_ANNOTATION: None}
+    assert cordon_patch({"metadata": {}, "spec": {}}, None) is None
+
+
+def test_a_half_undone_cordon_is_completed() -> None:
+    node: dict[str, Any] = {
+        "metadata": {"name": "n", "annotations": {DISRUPTION_ANNOTATION: "{}"}},
+        "spec": {
+            "taints": [{"key": DISRUPTING_TAINT_KEY, "value": "Empty", "effect": "NoSchedule"}]
+        },
+    }
+    assert not is_cordoned(node)
+    patch = cordon_patch(node, DisruptionRecord("Underutilized", 0.0))
+    assert patch is not None and patch["spec"]["unschedulable"] is True
+    assert patch["spec"]["taints"][0]["value"] == "Empty"
+    assert "annotations" not in patch["metadata"]
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("not json", "is not JSON"),
+        ("[]", "not a JSON object"),
+        ('{"started": "2024-01-01T00:00:00Z"}', "has no method"),
+        ('{"method": "Empty"}', "has no start time"),
+        ('{"method": "Empty", "started": "yesterday"}', "is not an RFC 3339 time"),
+        ('{"method": "Empty", "started": "2024-01-01T00:00:00"}', "has no time zone"),
+    ],
+)
+def test_a_disruption_record_that_does_not_parse_says_why(value: str, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        decode_disruption(value)
+
+
+def test_a_disruption_record_round_trips() -> None:
+    record = DisruptionRecord("Drifted", 1_700_000_000.0, "image changed")
+    assert decode_disruption(record.encode()) == record
 
 
 def test_which_pods_a_drain_evicts() -> None:
