@@ -7,11 +7,18 @@ A resource absent from the vector is zero.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import Final
 
-from autoscaler.api.quantity import QuantityFormat, format_quantity, int_value, milli_value
+from autoscaler.api.quantity import (
+    QuantityFormat,
+    format_quantity,
+    int_value,
+    milli_value,
+    scaled_value,
+)
 
 CPU: Final = "cpu"
 MEMORY: Final = "memory"
@@ -21,9 +28,47 @@ EPHEMERAL_STORAGE: Final = "ephemeral-storage"
 _BYTE_RESOURCES = (MEMORY, EPHEMERAL_STORAGE)
 
 
+_QUALIFIED_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
 def to_units(name: str, quantity: str | int | float) -> int:
     """Convert one quantity to the integer units of resource ``name``."""
     return milli_value(quantity) if name == CPU else int_value(quantity)
+
+
+def units_of(name: str, value: Decimal) -> int:
+    """The integer units of an exact amount of resource ``name`` (rounded away from zero)."""
+    return scaled_value(value, -3 if name == CPU else 0)
+
+
+def counted_by_scheduler(name: str) -> bool:
+    """Whether kube-scheduler's NodeResourcesFit counts a request for ``name``: cpu, memory,
+    ephemeral-storage and the scalar resources (hugepages, attachable volumes, names in a
+    ``kubernetes.io/`` namespace, extended resources). Any other name, and ``pods``, which
+    a pod takes one of whatever it asks, is ignored (``framework.Resource.Add``)."""
+    if name in (CPU, MEMORY, EPHEMERAL_STORAGE):
+        return True
+    if name.startswith(("hugepages-", "attachable-volumes-")) or "kubernetes.io/" in name:
+        return True
+    return "/" in name and _is_extended(name)
+
+
+def _is_extended(name: str) -> bool:
+    """``IsExtendedResourceName``: outside the native namespace, and ``requests.<name>`` is a
+    qualified name (``[DNS-subdomain/]name``)."""
+    if name.startswith("requests."):
+        return False
+    parts = f"requests.{name}".split("/")
+    if len(parts) != 2:
+        return False
+    prefix, short = parts
+    return (
+        len(prefix) <= 253
+        and _DNS_SUBDOMAIN.fullmatch(prefix) is not None
+        and len(short) <= 63
+        and _QUALIFIED_NAME.fullmatch(short) is not None
+    )
 
 
 def to_quantity(name: str, units: int) -> str:

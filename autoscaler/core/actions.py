@@ -89,6 +89,9 @@ class Verdict(StrEnum):
     POOL_AT_MAX = "PoolAtMax"
     POOL_INVALID = "PoolInvalid"
     BACKING_OFF = "BackingOff"
+    # The pod has a field the model cannot read that bears on where it may run: planning
+    # it as if the field were absent could launch a VM it cannot use, so it is not planned.
+    UNMODELLED = "Unmodelled"
 
 
 @dataclass(frozen=True, slots=True)

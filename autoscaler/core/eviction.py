@@ -70,6 +70,10 @@ def pod_blocker(pod: Pod, pdbs: Sequence[PodDisruptionBudget] = ()) -> Blocker |
     if not must_move(pod):
         return None
     key = pod.key
+    if pod.unmodelled:
+        # What cannot be read cannot be judged: the pod may need its node in ways not seen.
+        fields = ", ".join(entry.split(": ", 1)[0] for entry in pod.unmodelled[:3])
+        return Blocker(key, f"has fields the autoscaler cannot read ({fields})")
     if pod.do_not_disrupt:
         return Blocker(key, f"has the {DO_NOT_DISRUPT_ANNOTATION} annotation")
     if pod.safe_to_evict is False:

@@ -39,19 +39,23 @@ class TaintEffect(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Taint:
+    """``effect`` is a :class:`TaintEffect` or, from a node written by a newer API server, any
+    other text, which planning treats like NoSchedule."""
+
     key: str
-    effect: TaintEffect
+    effect: str
     value: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Toleration:
-    """``operator`` is ``Equal`` or ``Exists``; an empty key with Exists tolerates everything."""
+    """``operator`` is ``Equal`` (also spelt ""), ``Exists``, or the numeric ``Gt``/``Lt``;
+    any other operator tolerates nothing. An empty key with Exists tolerates every taint."""
 
     key: str = ""
     operator: str = "Equal"
     value: str = ""
-    effect: TaintEffect | None = None  # None tolerates every effect
+    effect: str | None = None  # None tolerates every effect
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +137,10 @@ class Pod:
     safe_to_evict: bool | None = None  # explicit annotation; None when absent
     local_storage: bool = False  # emptyDir (not Memory medium) or hostPath volumes
     created: float = 0.0
+    # Field paths the model could not read (a value it does not understand, a malformed
+    # field). The pod is kept: bound, it counts with the requests that could be read and
+    # keeps its node; pending, it is not planned for (see core.unmodelled).
+    unmodelled: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -155,6 +163,7 @@ class Node:
     created: float = 0.0
     # The autoscaler's record of a disruption in progress (kvpool.io/disruption), if it parses.
     disruption: DisruptionRecord | None = None
+    unmodelled: tuple[str, ...] = ()  # field paths the model could not read, as for Pod
 
     @property
     def pool(self) -> str | None:
@@ -258,6 +267,7 @@ class PodDisruptionBudget:
     name: str
     selector: LabelSelector
     disruptions_allowed: int  # status.disruptionsAllowed as the API server computed it
+    unmodelled: tuple[str, ...] = ()  # field paths that could not be read, as for Pod
 
 
 @dataclass(frozen=True, slots=True)

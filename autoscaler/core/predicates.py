@@ -1,10 +1,13 @@
 """kube-scheduler's filter predicates, applied to one node during a simulation.
 
-The rules follow the scheduler's Filter plugins: NodeUnschedulable, NodeAffinity (nodeSelector
-and required node affinity), TaintToleration, NodeResourcesFit (including the pod count and
-extended resources), NodePorts and the hostname half of InterPodAffinity (required
-anti-affinity, both directions). Anti-affinity terms with any other topology key are not
-evaluated: a single node cannot decide them, and the pools we size are one topology domain.
+The rules follow the scheduler's Filter plugins: NodeUnschedulable (a cordoned node takes the
+pods that tolerate ``node.kubernetes.io/unschedulable:NoSchedule``), NodeAffinity (nodeSelector
+and required node affinity; a term that does not parse matches nothing), TaintToleration
+(NoSchedule and NoExecute taints, and taints of an effect the model does not know, which are
+treated like NoSchedule), NodeResourcesFit (including the pod count and extended resources),
+NodePorts and the hostname half of InterPodAffinity (required anti-affinity, both
+directions). Anti-affinity terms with any other topology key are not evaluated: a single node
+cannot decide them, and the pools we size are one topology domain.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 
 from autoscaler.api.resources import CPU, MEMORY, PODS, Resources
+from autoscaler.core.labels import NODE_NAME_FIELD as NODE_NAME_FIELD
+from autoscaler.core.labels import parse_int64, term_error
 from autoscaler.core.model import (
     HOSTNAME_LABEL,
     HostPort,
@@ -27,7 +32,8 @@ from autoscaler.core.model import (
     Toleration,
 )
 
-NODE_NAME_FIELD = "metadata.name"
+UNSCHEDULABLE_TAINT = Taint("node.kubernetes.io/unschedulable", TaintEffect.NO_SCHEDULE)
+_FILTERED_EFFECTS = (TaintEffect.NO_SCHEDULE, TaintEffect.NO_EXECUTE)
 
 UNSCHEDULABLE = "node(s) were unschedulable"
 SELECTOR_MISMATCH = "node(s) didn't match node selector"
@@ -56,9 +62,8 @@ def requirement_matches(requirement: Requirement, labels: Mapping[str, str]) -> 
     if op in ("Gt", "Lt"):
         if value is None or len(requirement.values) != 1:
             return False
-        try:
-            actual, bound = int(value), int(requirement.values[0])
-        except ValueError:
+        actual, bound = parse_int64(value), parse_int64(requirement.values[0])
+        if actual is None or bound is None:
             return False
         return actual > bound if op == "Gt" else actual < bound
     return False
@@ -73,18 +78,21 @@ def label_selector_matches(selector: LabelSelector, labels: Mapping[str, str]) -
 
 
 def _field_matches(requirement: Requirement, node_name: str | None) -> bool:
-    # Only metadata.name is defined. A node not created yet has no name, so no list of
-    # existing names can contain it: In fails and NotIn holds.
-    if requirement.key != NODE_NAME_FIELD:
-        return False
-    if node_name is None:
+    # A node's only field is metadata.name; any other field reads as "" (fields.Set.Get).
+    # A node not created yet has no name, so no list of existing names can contain it:
+    # In fails and NotIn holds.
+    if requirement.key == NODE_NAME_FIELD and node_name is None:
         return requirement.operator == "NotIn"
-    return requirement_matches(requirement, {NODE_NAME_FIELD: node_name})
+    actual = node_name if requirement.key == NODE_NAME_FIELD else ""
+    wanted = requirement.values[0]
+    return actual == wanted if requirement.operator == "In" else actual != wanted
 
 
 def _term_matches(term: NodeSelectorTerm, labels: Mapping[str, str], node_name: str | None) -> bool:
     if not term.match_expressions and not term.match_fields:
         return False  # an empty term matches no node
+    if term_error(term) is not None:
+        return False  # a term that does not parse matches no node; the others still may
     if not all(requirement_matches(r, labels) for r in term.match_expressions):
         return False
     return all(_field_matches(r, node_name) for r in term.match_fields)
@@ -109,23 +117,44 @@ def selector_mismatch(
 
 # Taints and tolerations ---------------------------------------------------------------------
 def tolerates(toleration: Toleration, taint: Taint) -> bool:
-    if toleration.effect is not None and toleration.effect != taint.effect:
+    """``Toleration.ToleratesTaint``: an empty effect or key matches any; Gt and Lt compare
+    the taint's value with the toleration's as int64 numbers."""
+    if toleration.effect and toleration.effect != taint.effect:
         return False
-    if toleration.operator == "Exists":
-        return not toleration.key or toleration.key == taint.key
-    if toleration.operator in ("Equal", ""):
-        return toleration.key == taint.key and toleration.value == taint.value
+    if toleration.key and toleration.key != taint.key:
+        return False
+    op = toleration.operator
+    if op in ("Equal", ""):
+        return toleration.value == taint.value
+    if op == "Exists":
+        return True
+    if op in ("Gt", "Lt"):
+        bound, actual = parse_int64(toleration.value), parse_int64(taint.value)
+        if bound is None or actual is None:
+            return False
+        return actual > bound if op == "Gt" else actual < bound
     return False
 
 
+def tolerates_all(tolerations: Sequence[Toleration], taint: Taint) -> bool:
+    return any(tolerates(t, taint) for t in tolerations)
+
+
 def taint_mismatch(pod: Pod, taints: Sequence[Taint]) -> str | None:
-    """The first NoSchedule/NoExecute taint the pod does not tolerate, as a reason, or None."""
+    """The first taint that keeps the pod off the node, as a reason, or None: NoSchedule and
+    NoExecute taints it does not tolerate, and taints of an unknown effect (no scheduler
+    ignores those, so planning must not either)."""
     for taint in taints:
         if taint.effect == TaintEffect.PREFER_NO_SCHEDULE:
             continue
-        if not any(tolerates(t, taint) for t in pod.tolerations):
+        if not tolerates_all(pod.tolerations, taint):
             return f"node(s) had untolerated taint {{{taint.key}: {taint.value}}}"
     return None
+
+
+def unschedulable_mismatch(pod: Pod) -> str | None:
+    """NodeUnschedulable on a cordoned node: only pods that tolerate the unschedulable taint."""
+    return None if tolerates_all(pod.tolerations, UNSCHEDULABLE_TAINT) else UNSCHEDULABLE
 
 
 # Host ports and anti-affinity ---------------------------------------------------------------
@@ -183,6 +212,7 @@ class NodeState:
         "_shared",
         "_signature",
         "_used",
+        "cordoned",
         "labels",
         "name",
         "node_name",
@@ -201,12 +231,15 @@ class NodeState:
         schedulable: bool = True,
         used: Mapping[str, int] | None = None,
         node_name: str | None = None,
+        cordoned: bool = False,
     ) -> None:
         """``used`` is capacity taken by something other than ``pods`` (DaemonSet overhead of a
         node that does not exist yet); ``node_name`` is the name for ``matchFields``, None when
-        the node is not created yet."""
+        the node is not created yet. ``cordoned`` is ``spec.unschedulable`` (the pods that
+        tolerate it may still come); ``schedulable=False`` takes no new pod at all."""
         self.name = name
         self.node_name = node_name
+        self.cordoned = cordoned
         self.labels: Mapping[str, str] = labels if labels is not None else {}
         self.taints: tuple[Taint, ...] = tuple(taints)
         self.allocatable = allocatable
@@ -228,8 +261,8 @@ class NodeState:
             node.labels,
             node.taints,
             bound_pods,
-            schedulable=not node.unschedulable,
             node_name=node.name,
+            cordoned=node.unschedulable,
         )
 
     def copy(self) -> NodeState:
@@ -244,6 +277,7 @@ class NodeState:
         clone.labels = self.labels
         clone.taints = self.taints
         clone.schedulable = self.schedulable
+        clone.cordoned = self.cordoned
         clone._allocatable = self._allocatable
         clone._alloc = self._alloc
         clone._free = self._free
@@ -312,13 +346,15 @@ class NodeState:
         for pods that do not select on the hostname or the node name."""
         if self._signature is None:
             labels = frozenset((k, v) for k, v in self.labels.items() if k != HOSTNAME_LABEL)
-            self._signature = (labels, self.taints, self.schedulable)
+            self._signature = (labels, self.taints, self.schedulable, self.cordoned)
         return self._signature
 
     # Predicates -------------------------------------------------------------------------------
     def static_failure(self, pod: Pod) -> str | None:
         """The predicates that depend only on the node itself, not on the pods on it."""
         if not self.schedulable:
+            return UNSCHEDULABLE
+        if self.cordoned and unschedulable_mismatch(pod):
             return UNSCHEDULABLE
         return selector_mismatch(pod, self.labels, self.node_name) or taint_mismatch(
             pod, self.taints

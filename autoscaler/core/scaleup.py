@@ -17,6 +17,7 @@ from math import ceil
 
 from autoscaler.api.resources import CPU, MEMORY, Resources
 from autoscaler.core.actions import Explanation, LaunchVM, Verdict
+from autoscaler.core.config import disrupting_taint_of
 from autoscaler.core.equivalence import PodClass, group_equivalent
 from autoscaler.core.future_node import future_node, pool_daemonset_overhead
 from autoscaler.core.model import (
@@ -37,6 +38,7 @@ from autoscaler.core.predicates import NodeState
 from autoscaler.core.rightsizing import Budget, SizedVM, size_for_classes, top_up_min_nodes
 from autoscaler.core.scheduling import place_classes
 from autoscaler.core.shapes import catalog
+from autoscaler.core.unmodelled import not_planned_message, placement_unknowns
 from autoscaler.core.zones import by_free_room, free_by_zone, pool_zones, zones_of
 
 SAMPLE_SIZE = 3
@@ -85,7 +87,10 @@ def _names(values: Iterable[str]) -> str:
 
 
 def _schedulable(node: Node) -> bool:
-    return node.ready and not node.unschedulable and not node.deleting
+    """Whether planned pods may go to this existing node. A node cordoned by someone else
+    still takes the pods that tolerate the unschedulable taint (NodeUnschedulable decides,
+    per pod); one we are draining takes nothing we plan, whatever the pod tolerates."""
+    return node.ready and not node.deleting and disrupting_taint_of(node) is None
 
 
 def _pool_node_counts(snapshot: Snapshot) -> dict[str, int]:
@@ -247,10 +252,16 @@ def plan_scale_up(
     that were Ready once, which take no pods (they still count towards their pool's size)."""
     cache = cache if cache is not None else NodeCache(enabled=False)
     pending = cache.pending(snapshot.pods, schedulers)
+    unreadable = [pod for pod in pending if pod.unmodelled and placement_unknowns(pod)]
+    if unreadable:
+        pending = [pod for pod in pending if not (pod.unmodelled and placement_unknowns(pod))]
     # One grouping serves every step; it carries identity if any pod has anti-affinity.
     with_identity = cache.any_anti_affinity(snapshot.pods)
     rest = group_equivalent(pending, with_identity)
     outcomes = _Outcomes(rest)
+    for pod in unreadable:
+        outcomes.class_of[pod.key] = ("unmodelled", placement_unknowns(pod))
+        outcomes.record((pod,), Verdict.UNMODELLED, None, not_planned_message(pod))
     placements: dict[str, str] = {}
     if rest:
         bound = cache.bound(snapshot.pods)

@@ -1,8 +1,11 @@
 """Raw Kubernetes JSON (as the API server returns it) to the core's frozen, compact types.
 
-Only what a decision needs is kept. Every converter checks the types of the fields it reads
-and raises :class:`ConversionError` naming the object and the field when something is wrong;
-the caller logs it and skips that one object.
+Only what a decision needs is kept. Every converter checks the types of the fields it reads.
+An object is never dropped because one of its fields cannot be read: the field falls back to
+its most cautious reading and its path (with the problem) goes to the object's ``unmodelled``,
+which the core acts on (a bound pod keeps its node, a pending pod is not planned for) and the
+informer logs once per object version. Only an object without a name or namespace, which
+cannot be kept at all, raises :class:`ConversionError`.
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from autoscaler.api.disruption import DISRUPTION_ANNOTATION, DisruptionRecord, decode_disruption
-from autoscaler.api.quantity import QuantityError
-from autoscaler.api.resources import EMPTY, Resources, to_units
+from autoscaler.api.quantity import QuantityError, parse_json
+from autoscaler.api.resources import EMPTY, Resources, counted_by_scheduler, units_of
 from autoscaler.core.model import (
     DEFAULT_SCHEDULER,
     DO_NOT_DISRUPT_ANNOTATION,
@@ -37,7 +41,6 @@ from autoscaler.core.model import (
     Toleration,
 )
 
-NODE_AFFINITY_OPERATORS = frozenset({"In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"})
 LABEL_SELECTOR_OPERATORS = frozenset({"In", "NotIn", "Exists", "DoesNotExist"})
 
 # A policy/v1 PodDisruptionBudget with a null selector selects no pod; an empty one selects all.
@@ -83,17 +86,26 @@ def object_name(obj: Any) -> str:
 class _Reader:
     """Typed access to one raw object's fields; errors name the object and the field path."""
 
-    __slots__ = ("kind", "name", "prefix")
+    __slots__ = ("kind", "name", "notes", "prefix")
 
     def __init__(self, kind: str, obj: Any) -> None:
         self.kind = kind
         self.name = object_name(obj)
         self.prefix = ""  # where the fields being read sit inside the object
+        self.notes: list[str] = []  # "path: problem" of every field that could not be read
         if not isinstance(obj, dict):
             raise ConversionError(kind, self.name, "<root>", f"expected an object, got {obj!r:.60}")
 
     def error(self, path: str, problem: str) -> ConversionError:
         return ConversionError(self.kind, self.name, self.prefix + path, problem)
+
+    def note(self, error: ConversionError) -> None:
+        """Record a field that could not be read; the caller goes on with a cautious value."""
+        text = f"{error.field}: {error.problem}"
+        self.notes.append(text if len(text) <= 160 else text[:157] + "...")
+
+    def unmodelled(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self.notes))
 
     def mapping(self, obj: Mapping[str, Any], key: str, path: str) -> dict[str, Any]:
         value = obj.get(key)
@@ -117,6 +129,21 @@ class _Reader:
             if not isinstance(item, dict):
                 raise self.error(item_path, f"expected an object, got {_type_name(item)}")
             yield item_path, item
+
+    def each(self, obj: Mapping[str, Any], key: str, path: str) -> Iterable[tuple[str, Any]]:
+        """Like :meth:`objects`, but an item (or a list) that is not an object is noted and
+        skipped instead of failing the whole list."""
+        try:
+            items = self.items(obj, key, path)
+        except ConversionError as exc:
+            self.note(exc)
+            return
+        for index, item in enumerate(items):
+            item_path = f"{path}[{index}]"
+            if isinstance(item, dict):
+                yield item_path, item
+            else:
+                self.note(self.error(item_path, f"expected an object, got {_type_name(item)}"))
 
     def string(self, obj: Mapping[str, Any], key: str, path: str, default: str = "") -> str:
         value = obj.get(key)
@@ -143,25 +170,44 @@ class _Reader:
         return value
 
     def string_map(self, obj: Mapping[str, Any], key: str, path: str) -> dict[str, str]:
-        raw = self.mapping(obj, key, path)
+        """A map of strings; an entry whose value is not a string is noted and left out."""
+        try:
+            raw = self.mapping(obj, key, path)
+        except ConversionError as exc:
+            self.note(exc)
+            return {}
+        result = {}
         for k, v in raw.items():
-            if not isinstance(v, str):
-                raise self.error(f"{path}.{k}", f"expected a string, got {_type_name(v)}")
-        return {sys.intern(k): sys.intern(v) for k, v in raw.items()} if raw else {}
+            if isinstance(v, str):
+                result[sys.intern(k)] = sys.intern(v)
+            else:
+                self.note(self.error(f"{path}.{k}", f"expected a string, got {_type_name(v)}"))
+        return result
 
-    def resources(self, obj: Mapping[str, Any], key: str, path: str) -> Resources:
-        raw = self.mapping(obj, key, path)
-        if not raw:
-            return EMPTY
+    def amounts(self, obj: Mapping[str, Any], key: str, path: str) -> dict[str, Decimal]:
+        """A resource list as exact amounts; a quantity that does not parse is noted and left
+        out (the rest still counts)."""
+        try:
+            raw = self.mapping(obj, key, path)
+        except ConversionError as exc:
+            self.note(exc)
+            return {}
         amounts = {}
         for name, quantity in raw.items():
             if isinstance(quantity, bool) or not isinstance(quantity, str | int | float):
-                raise self.error(f"{path}.{name}", f"{quantity!r:.40} is not a quantity")
+                self.note(self.error(f"{path}.{name}", f"{quantity!r:.40} is not a quantity"))
+                continue
             try:
-                amounts[name] = _units(name, quantity)
+                amounts[sys.intern(name)] = _amount(quantity)
             except QuantityError as exc:
-                raise self.error(f"{path}.{name}", str(exc)) from None
-        return Resources(amounts)
+                self.note(self.error(f"{path}.{name}", str(exc)))
+        return amounts
+
+    def resources(self, obj: Mapping[str, Any], key: str, path: str) -> Resources:
+        amounts = self.amounts(obj, key, path)
+        if not amounts:
+            return EMPTY
+        return Resources({name: units_of(name, value) for name, value in amounts.items()})
 
     def timestamp(self, obj: Mapping[str, Any], key: str, path: str) -> float | None:
         value = self.string(obj, key, path)
@@ -177,171 +223,285 @@ def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
+def _parse_amount(quantity: str | int | float) -> Decimal:
+    return parse_json(quantity).value
+
+
 # Pods repeat the same few quantities ("100m", "1Gi"); parsing each once saves most of the cost.
-_units = functools.lru_cache(maxsize=8192)(to_units)
+_amount = functools.lru_cache(maxsize=8192)(_parse_amount)
+
+
+def _guarded(r: _Reader, fallback: Any, read: Any, *args: Any) -> Any:
+    """``read(r, *args)``, or ``fallback`` with the problem noted when a field is unreadable."""
+    try:
+        return read(r, *args)
+    except ConversionError as exc:
+        r.note(exc)
+        return fallback
 
 
 # Pods -------------------------------------------------------------------------------------
 
+Amounts = dict[str, Decimal]
 
-def _container_requests(r: _Reader, container: dict[str, Any], path: str) -> Resources:
-    resources = r.mapping(container, "resources", f"{path}.resources")
-    requests = r.resources(resources, "requests", f"{path}.resources.requests")
-    limits = r.resources(resources, "limits", f"{path}.resources.limits")
+# Pod-level resources (spec.resources) may set these; any other name there is ignored.
+_POD_LEVEL = ("cpu", "memory")
+_RESTART_ALWAYS = "Always"
+
+
+def _add(total: Amounts, more: Mapping[str, Decimal]) -> None:
+    for name, value in more.items():
+        total[name] = total.get(name, Decimal(0)) + value
+
+
+def _max(total: Amounts, other: Mapping[str, Decimal]) -> None:
+    for name, value in other.items():
+        if name not in total or value > total[name]:
+            total[name] = value
+
+
+def _container_requests(
+    r: _Reader, container: dict[str, Any], path: str, status: Mapping[str, Any] | None
+) -> Amounts:
+    """One container's requests; with its status (in-place resize), the larger of what the
+    spec asks, what the kubelet runs and what it allocated, per resource."""
+    resources = _guarded(r, {}, _Reader.mapping, container, "resources", f"{path}.resources")
+    requests = r.amounts(resources, "requests", f"{path}.resources.requests")
     # The API server defaults a missing request to the limit; do the same for objects that
     # did not go through admission (templates, files).
-    missing = {name: units for name, units in limits.items() if name not in requests}
-    return requests + missing if missing else requests
+    for name, value in r.amounts(resources, "limits", f"{path}.resources.limits").items():
+        requests.setdefault(name, value)
+    if status is not None:
+        requests = _resized(r, requests, status)
+    return requests
 
 
-def _effective_requests(r: _Reader, spec: dict[str, Any]) -> Resources:
-    """What kube-scheduler reserves for the pod (``computePodResourceRequest``)."""
-    total = EMPTY
-    for path, container in r.objects(spec, "containers", "spec.containers"):
-        total = total + _container_requests(r, container, path)
-    sidecars = EMPTY
-    init_peak = EMPTY
-    for path, container in r.objects(spec, "initContainers", "spec.initContainers"):
-        requests = _container_requests(r, container, path)
-        if r.string(container, "restartPolicy", f"{path}.restartPolicy") == "Always":
+def _resized(r: _Reader, spec: Amounts, status: Mapping[str, Any]) -> Amounts:
+    """``determineContainerReqs``: max(spec, status.resources, allocatedResources), or without
+    the spec when the resize is infeasible."""
+    path, container_status, infeasible = status["path"], status["status"], status["infeasible"]
+    actual = _guarded(r, {}, _Reader.mapping, container_status, "resources", f"{path}.resources")
+    if container_status.get("resources") is None:
+        return spec
+    result: Amounts = {} if infeasible else dict(spec)
+    _max(result, r.amounts(actual, "requests", f"{path}.resources.requests"))
+    _max(result, r.amounts(container_status, "allocatedResources", f"{path}.allocatedResources"))
+    return result
+
+
+def _statuses(
+    r: _Reader, status: dict[str, Any], key: str, infeasible: bool
+) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for path, item in r.each(status, key, f"status.{key}"):
+        name = item.get("name")
+        if isinstance(name, str):
+            found[name] = {"path": path, "status": item, "infeasible": infeasible}
+    return found
+
+
+def _resize_infeasible(status: dict[str, Any]) -> bool:
+    conditions = status.get("conditions")
+    for condition in conditions if isinstance(conditions, list) else ():
+        if isinstance(condition, dict) and condition.get("type") == "PodResizePending":
+            return bool(condition.get("reason") == "Infeasible")
+    return False
+
+
+def _effective_requests(r: _Reader, spec: dict[str, Any], status: dict[str, Any]) -> Resources:
+    """What kube-scheduler reserves for the pod: ``PodRequests`` of component-helpers
+    (sidecars, init containers, pod-level resources, overhead), with the resources of a
+    running pod's containers as its status reports them (``UseStatusResources``)."""
+    bound = bool(spec.get("nodeName"))
+    infeasible = _resize_infeasible(status) if bound else False
+    running = _statuses(r, status, "containerStatuses", infeasible) if bound else {}
+    running_init = _statuses(r, status, "initContainerStatuses", infeasible) if bound else {}
+    total: Amounts = {}
+    for path, container in r.each(spec, "containers", "spec.containers"):
+        _add(total, _container_requests(r, container, path, running.get(container.get("name"))))
+    sidecars: Amounts = {}
+    init_peak: Amounts = {}
+    for path, container in r.each(spec, "initContainers", "spec.initContainers"):
+        sidecar = container.get("restartPolicy") == _RESTART_ALWAYS
+        state = running_init.get(container.get("name")) if sidecar else None
+        requests = _container_requests(r, container, path, state)
+        if sidecar:
             # A sidecar keeps running next to the app containers and the later init containers.
-            total = total + requests
-            sidecars = sidecars + requests
-            peak = sidecars
+            _add(total, requests)
+            _add(sidecars, requests)
+            peak = dict(sidecars)
         else:
-            peak = requests + sidecars
-        init_peak = init_peak.max(peak)
-    effective = total.max(init_peak)
-    overhead = r.resources(spec, "overhead", "spec.overhead")
-    return effective + overhead if overhead else effective
+            peak = dict(requests)
+            _add(peak, sidecars)
+        _max(init_peak, peak)
+    _max(total, init_peak)
+    pod_level = _guarded(r, {}, _Reader.mapping, spec, "resources", "spec.resources")
+    if pod_level:
+        declared = r.amounts(pod_level, "requests", "spec.resources.requests")
+        total.update(
+            (name, value)
+            for name, value in declared.items()
+            if name in _POD_LEVEL or name.startswith("hugepages-")
+        )
+    _add(total, r.amounts(spec, "overhead", "spec.overhead"))
+    return Resources(
+        {name: units_of(name, value) for name, value in total.items() if counted_by_scheduler(name)}
+    )
+
+
+def _requirement(r: _Reader, expr: dict[str, Any], path: str) -> Requirement:
+    values = r.items(expr, "values", f"{path}.values")
+    for index, value in enumerate(values):
+        if not isinstance(value, str):
+            raise r.error(f"{path}.values[{index}]", "expected a string")
+    return Requirement(
+        key=sys.intern(r.string(expr, "key", f"{path}.key")),
+        operator=sys.intern(r.string(expr, "operator", f"{path}.operator")),
+        values=tuple(values),
+    )
 
 
 def _requirements(
-    r: _Reader, term: dict[str, Any], key: str, path: str, operators: frozenset[str]
+    r: _Reader, term: dict[str, Any], key: str, path: str, operators: frozenset[str] | None
 ) -> tuple[Requirement, ...]:
+    """The requirements of a selector. With ``operators`` an unknown operator is an error;
+    without, it is kept (a node selector term that holds one matches no node)."""
     result = []
     for item_path, expr in r.objects(term, key, path):
-        operator = r.string(expr, "operator", f"{item_path}.operator")
-        if operator not in operators:
+        requirement = _requirement(r, expr, item_path)
+        if operators is not None and requirement.operator not in operators:
             raise r.error(
                 f"{item_path}.operator",
-                f"{operator!r} is not one of {', '.join(sorted(operators))}",
+                f"{requirement.operator!r} is not one of {', '.join(sorted(operators))}",
             )
-        values = r.items(expr, "values", f"{item_path}.values")
-        for index, value in enumerate(values):
-            if not isinstance(value, str):
-                raise r.error(f"{item_path}.values[{index}]", "expected a string")
-        result.append(
-            Requirement(
-                key=sys.intern(r.string(expr, "key", f"{item_path}.key")),
-                operator=sys.intern(operator),
-                values=tuple(values),
-            )
-        )
+        result.append(requirement)
     return tuple(result)
 
 
 def _label_selector(r: _Reader, selector: dict[str, Any], path: str) -> LabelSelector:
-    labels = r.string_map(selector, "matchLabels", f"{path}.matchLabels")
+    labels = r.mapping(selector, "matchLabels", f"{path}.matchLabels")
+    for k, v in labels.items():
+        if not isinstance(v, str):
+            raise r.error(f"{path}.matchLabels.{k}", f"expected a string, got {_type_name(v)}")
     expressions = _requirements(
         r, selector, "matchExpressions", f"{path}.matchExpressions", LABEL_SELECTOR_OPERATORS
     )
     return LabelSelector(match_labels=tuple(sorted(labels.items())), match_expressions=expressions)
 
 
+# A node selector term that matches no node: what a term that cannot be read becomes.
+_NO_NODE = NodeSelectorTerm()
+
+
+def _node_selector_term(r: _Reader, term: dict[str, Any], path: str) -> NodeSelectorTerm:
+    return NodeSelectorTerm(
+        match_expressions=_requirements(
+            r, term, "matchExpressions", f"{path}.matchExpressions", None
+        ),
+        match_fields=_requirements(r, term, "matchFields", f"{path}.matchFields", None),
+    )
+
+
 def _node_affinity(r: _Reader, affinity: dict[str, Any]) -> tuple[NodeSelectorTerm, ...]:
+    """The required terms, ORed. A required node selector with no term that can match (none
+    at all, only empty ones) becomes one empty term, which matches no node, as in
+    kube-scheduler; an unreadable term is noted and matches no node."""
     base = "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
     node_affinity = r.mapping(affinity, "nodeAffinity", "spec.affinity.nodeAffinity")
+    if node_affinity.get("requiredDuringSchedulingIgnoredDuringExecution") is None:
+        return ()
     required = r.mapping(node_affinity, "requiredDuringSchedulingIgnoredDuringExecution", base)
     terms = []
-    for path, term in r.objects(required, "nodeSelectorTerms", f"{base}.nodeSelectorTerms"):
-        terms.append(
-            NodeSelectorTerm(
-                match_expressions=_requirements(
-                    r, term, "matchExpressions", f"{path}.matchExpressions", NODE_AFFINITY_OPERATORS
-                ),
-                match_fields=_requirements(
-                    r, term, "matchFields", f"{path}.matchFields", NODE_AFFINITY_OPERATORS
-                ),
-            )
-        )
-    return tuple(terms)
+    for path, term in r.each(required, "nodeSelectorTerms", f"{base}.nodeSelectorTerms"):
+        terms.append(_guarded(r, _NO_NODE, _node_selector_term, term, path))
+    return tuple(terms) or (_NO_NODE,)
 
 
 def _anti_affinity(r: _Reader, affinity: dict[str, Any]) -> tuple[PodAffinityTerm, ...]:
     anti = r.mapping(affinity, "podAntiAffinity", "spec.affinity.podAntiAffinity")
     base = "spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution"
     terms = []
-    for path, term in r.objects(anti, "requiredDuringSchedulingIgnoredDuringExecution", base):
-        if term.get("labelSelector") is None:
-            continue  # a term without a selector matches no pod
-        selector = _label_selector(
-            r, r.mapping(term, "labelSelector", f"{path}.labelSelector"), f"{path}.labelSelector"
-        )
-        namespaces = r.items(term, "namespaces", f"{path}.namespaces")
-        if not all(isinstance(ns, str) for ns in namespaces):
-            raise r.error(f"{path}.namespaces", "expected a list of strings")
-        topology_key = r.string(term, "topologyKey", f"{path}.topologyKey")
-        if not topology_key:
-            raise r.error(f"{path}.topologyKey", "must not be empty")
-        terms.append(
-            PodAffinityTerm(
-                selector=selector,
-                topology_key=sys.intern(topology_key),
-                namespaces=tuple(namespaces),
-            )
-        )
+    for path, term in r.each(anti, "requiredDuringSchedulingIgnoredDuringExecution", base):
+        read = _guarded(r, None, _anti_affinity_term, term, path)
+        if read is not None:
+            terms.append(read)
     return tuple(terms)
+
+
+def _anti_affinity_term(r: _Reader, term: dict[str, Any], path: str) -> PodAffinityTerm | None:
+    if term.get("labelSelector") is None:
+        return None  # a term without a selector matches no pod
+    selector = _label_selector(
+        r, r.mapping(term, "labelSelector", f"{path}.labelSelector"), f"{path}.labelSelector"
+    )
+    namespaces = r.items(term, "namespaces", f"{path}.namespaces")
+    if not all(isinstance(ns, str) for ns in namespaces):
+        raise r.error(f"{path}.namespaces", "expected a list of strings")
+    topology_key = r.string(term, "topologyKey", f"{path}.topologyKey")
+    if not topology_key:
+        raise r.error(f"{path}.topologyKey", "must not be empty")
+    return PodAffinityTerm(
+        selector=selector,
+        topology_key=sys.intern(topology_key),
+        namespaces=tuple(namespaces),
+    )
+
+
+def _toleration(r: _Reader, item: dict[str, Any], path: str) -> Toleration:
+    # Every operator and effect is kept as written: ToleratesTaint compares the text, and an
+    # operator it does not know tolerates nothing.
+    effect = r.string(item, "effect", f"{path}.effect")
+    return Toleration(
+        key=sys.intern(r.string(item, "key", f"{path}.key")),
+        operator=sys.intern(r.string(item, "operator", f"{path}.operator", "Equal")),
+        value=r.string(item, "value", f"{path}.value"),
+        effect=sys.intern(effect) if effect else None,
+    )
 
 
 def _tolerations(r: _Reader, spec: dict[str, Any]) -> tuple[Toleration, ...]:
     result = []
-    for path, item in r.objects(spec, "tolerations", "spec.tolerations"):
-        operator = r.string(item, "operator", f"{path}.operator", "Equal")
-        if operator not in ("Equal", "Exists"):
-            raise r.error(f"{path}.operator", f"{operator!r} is not Equal or Exists")
-        effect_text = r.string(item, "effect", f"{path}.effect")
-        result.append(
-            Toleration(
-                key=r.string(item, "key", f"{path}.key"),
-                operator=operator,
-                value=r.string(item, "value", f"{path}.value"),
-                effect=_taint_effect(r, effect_text, f"{path}.effect") if effect_text else None,
-            )
-        )
+    for path, item in r.each(spec, "tolerations", "spec.tolerations"):
+        toleration = _guarded(r, None, _toleration, item, path)
+        if toleration is not None:
+            result.append(toleration)
     return tuple(result)
 
 
-def _taint_effect(r: _Reader, text: str, path: str) -> TaintEffect:
+def _taint_effect(text: str) -> str:
     try:
         return TaintEffect(text)
     except ValueError:
-        raise r.error(path, f"{text!r} is not NoSchedule, PreferNoSchedule or NoExecute") from None
+        return sys.intern(text)
 
 
 def _host_ports(r: _Reader, spec: dict[str, Any]) -> tuple[HostPort, ...]:
     ports = []
-    containers = list(r.objects(spec, "containers", "spec.containers"))
+    containers = list(r.each(spec, "containers", "spec.containers"))
     containers += [
         (path, c)
-        for path, c in r.objects(spec, "initContainers", "spec.initContainers")
-        if c.get("restartPolicy") == "Always"
+        for path, c in r.each(spec, "initContainers", "spec.initContainers")
+        if c.get("restartPolicy") == _RESTART_ALWAYS
     ]
     for path, container in containers:
-        for port_path, port in r.objects(container, "ports", f"{path}.ports"):
-            host_port = r.integer(port, "hostPort", f"{port_path}.hostPort")
-            if host_port <= 0:
-                continue
-            if host_port > 65535:
-                raise r.error(f"{port_path}.hostPort", f"{host_port} is not a port number")
-            ports.append(
-                HostPort(
-                    port=host_port,
-                    protocol=r.string(port, "protocol", f"{port_path}.protocol", "TCP"),
-                    host_ip=r.string(port, "hostIP", f"{port_path}.hostIP") or "0.0.0.0",
-                )
-            )
+        for port_path, port in r.each(container, "ports", f"{path}.ports"):
+            read = _guarded(r, None, _host_port, port, port_path)
+            if read is not None:
+                ports.append(read)
     return tuple(ports)
+
+
+def _host_port(r: _Reader, port: dict[str, Any], path: str) -> HostPort | None:
+    host_port = r.integer(port, "hostPort", f"{path}.hostPort")
+    if host_port <= 0:
+        return None
+    if host_port > 65535:
+        raise r.error(f"{path}.hostPort", f"{host_port} is not a port number")
+    return HostPort(
+        port=host_port,
+        protocol=r.string(port, "protocol", f"{path}.protocol", "TCP"),
+        host_ip=r.string(port, "hostIP", f"{path}.hostIP") or "0.0.0.0",
+    )
 
 
 def _controller_owner(r: _Reader, meta: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -383,6 +543,14 @@ def _annotation_flag(value: str | None) -> bool | None:
     return None
 
 
+def _phase(r: _Reader, status: dict[str, Any]) -> PodPhase:
+    text = r.string(status, "phase", "status.phase", "Pending")
+    try:
+        return PodPhase(text)
+    except ValueError:
+        raise r.error("status.phase", f"{text!r} is not a pod phase") from None
+
+
 def _pod_from_parts(
     r: _Reader,
     namespace: str,
@@ -393,14 +561,10 @@ def _pod_from_parts(
 ) -> Pod:
     labels = r.string_map(meta, "labels", "metadata.labels")
     annotations = r.string_map(meta, "annotations", "metadata.annotations")
-    affinity = r.mapping(spec, "affinity", "spec.affinity")
-    owner_kind, owner_name = _controller_owner(r, meta)
-    phase_text = r.string(status, "phase", "status.phase", "Pending")
-    try:
-        phase = PodPhase(phase_text)
-    except ValueError:
-        raise r.error("status.phase", f"{phase_text!r} is not a pod phase") from None
-    unschedulable, since = _unschedulable_since(r, status)
+    affinity = _guarded(r, {}, _Reader.mapping, spec, "affinity", "spec.affinity")
+    # A pod whose owner cannot be read counts as a bare pod, which a drain never evicts.
+    owner_kind, owner_name = _guarded(r, (None, None), _controller_owner, meta)
+    unschedulable, since = _guarded(r, (False, None), _unschedulable_since, status)
     safe_to_evict = next(
         (
             flag
@@ -409,34 +573,42 @@ def _pod_from_parts(
         ),
         None,
     )
-    node_name = r.string(spec, "nodeName", "spec.nodeName")
+    node_name = _guarded(r, "", _Reader.string, spec, "nodeName", "spec.nodeName")
+    scheduler = _guarded(
+        r, DEFAULT_SCHEDULER, _Reader.string, spec, "schedulerName", "spec.schedulerName"
+    )
+    created = _guarded(
+        r, None, _Reader.timestamp, meta, "creationTimestamp", "metadata.creationTimestamp"
+    )
     return Pod(
         namespace=sys.intern(namespace),
         name=name,
-        uid=r.string(meta, "uid", "metadata.uid"),
-        requests=_effective_requests(r, spec),
+        uid=_guarded(r, "", _Reader.string, meta, "uid", "metadata.uid"),
+        requests=_effective_requests(r, spec, status),
         labels=labels,
         node_name=sys.intern(node_name) if node_name else None,
         node_selector=r.string_map(spec, "nodeSelector", "spec.nodeSelector"),
-        required_node_affinity=_node_affinity(r, affinity),
+        required_node_affinity=_guarded(r, (_NO_NODE,), _node_affinity, affinity),
         tolerations=_tolerations(r, spec),
-        required_anti_affinity=_anti_affinity(r, affinity),
+        required_anti_affinity=_guarded(r, (), _anti_affinity, affinity),
         host_ports=_host_ports(r, spec),
         owner_kind=owner_kind,
         owner_name=owner_name,
-        scheduler_name=sys.intern(
-            r.string(spec, "schedulerName", "spec.schedulerName", DEFAULT_SCHEDULER)
-        ),
-        phase=phase,
+        scheduler_name=sys.intern(scheduler or DEFAULT_SCHEDULER),
+        # An unknown phase counts as running: the pod keeps what it holds on its node.
+        phase=_guarded(r, PodPhase.RUNNING, _phase, status),
         unschedulable=unschedulable,
         unschedulable_since=since,
         terminating=meta.get("deletionTimestamp") is not None,
-        scheduling_gated=bool(r.items(spec, "schedulingGates", "spec.schedulingGates")),
-        priority=r.integer(spec, "priority", "spec.priority"),
+        scheduling_gated=bool(
+            _guarded(r, [None], _Reader.items, spec, "schedulingGates", "spec.schedulingGates")
+        ),
+        priority=_guarded(r, 0, _Reader.integer, spec, "priority", "spec.priority"),
         do_not_disrupt=annotations.get(DO_NOT_DISRUPT_ANNOTATION) == "true",
         safe_to_evict=safe_to_evict,
-        local_storage=_local_storage(r, spec),
-        created=r.timestamp(meta, "creationTimestamp", "metadata.creationTimestamp") or 0.0,
+        local_storage=_guarded(r, True, _local_storage, spec),
+        created=created or 0.0,
+        unmodelled=r.unmodelled(),
     )
 
 
@@ -450,36 +622,44 @@ def _identity(r: _Reader, meta: dict[str, Any], namespaced: bool) -> tuple[str, 
     return namespace, name
 
 
+def _part(r: _Reader, obj: dict[str, Any], key: str) -> dict[str, Any]:
+    return _guarded(r, {}, _Reader.mapping, obj, key, key)  # type: ignore[no-any-return]
+
+
 def pod_from_dict(obj: Any) -> Pod:
     r = _Reader("Pod", obj)
     meta = r.mapping(obj, "metadata", "metadata")
     namespace, name = _identity(r, meta, namespaced=True)
-    return _pod_from_parts(
-        r,
-        namespace,
-        name,
-        meta,
-        r.mapping(obj, "spec", "spec"),
-        r.mapping(obj, "status", "status"),
-    )
+    return _pod_from_parts(r, namespace, name, meta, _part(r, obj, "spec"), _part(r, obj, "status"))
 
 
 # Nodes ------------------------------------------------------------------------------------
 
 
 def _taints(r: _Reader, spec: dict[str, Any], key: str, path: str) -> tuple[Taint, ...]:
+    """Every taint, kept whatever its effect: an effect the model does not know is noted and
+    blocks like NoSchedule; a taint with no key blocks every pod that does not tolerate all."""
     taints = []
-    for item_path, item in r.objects(spec, key, path):
-        taint_key = r.string(item, "key", f"{item_path}.key")
+    for item_path, item in r.each(spec, key, path):
+        taint_key = _guarded(r, "", _Reader.string, item, "key", f"{item_path}.key")
         if not taint_key:
-            raise r.error(f"{item_path}.key", "missing")
+            r.note(r.error(f"{item_path}.key", "missing"))
+        effect = _guarded(
+            r, TaintEffect.NO_SCHEDULE, _Reader.string, item, "effect", f"{item_path}.effect"
+        )
+        if effect not in TaintEffect.__members__.values():
+            r.note(
+                r.error(
+                    f"{item_path}.effect",
+                    f"{effect!r} is not NoSchedule, PreferNoSchedule or NoExecute; "
+                    "taken as NoSchedule",
+                )
+            )
         taints.append(
             Taint(
                 key=sys.intern(taint_key),
-                effect=_taint_effect(
-                    r, r.string(item, "effect", f"{item_path}.effect"), f"{item_path}.effect"
-                ),
-                value=r.string(item, "value", f"{item_path}.value"),
+                effect=_taint_effect(effect or TaintEffect.NO_SCHEDULE),
+                value=_guarded(r, "", _Reader.string, item, "value", f"{item_path}.value"),
             )
         )
     return tuple(taints)
@@ -496,20 +676,28 @@ def node_from_dict(obj: Any) -> Node:
     r = _Reader("Node", obj)
     meta = r.mapping(obj, "metadata", "metadata")
     _, name = _identity(r, meta, namespaced=False)
-    spec = r.mapping(obj, "spec", "spec")
-    status = r.mapping(obj, "status", "status")
+    spec = _part(r, obj, "spec")
+    status = _part(r, obj, "status")
     labels = r.string_map(meta, "labels", "metadata.labels")
     labels.setdefault(HOSTNAME_LABEL, name)
     annotations = meta.get("annotations")
+    created = _guarded(
+        r, None, _Reader.timestamp, meta, "creationTimestamp", "metadata.creationTimestamp"
+    )
     return Node(
         name=name,
+        # A quantity that does not parse leaves that resource out: the node offers none of it.
         allocatable=r.resources(status, "allocatable", "status.allocatable"),
         labels=labels,
         taints=_taints(r, spec, "taints", "spec.taints"),
-        ready=_condition_true(r, status, "Ready"),
-        unschedulable=r.boolean(spec, "unschedulable", "spec.unschedulable"),
+        ready=_guarded(r, False, _condition_true, status, "Ready"),
+        # An unreadable cordon counts as cordoned.
+        unschedulable=_guarded(
+            r, True, _Reader.boolean, spec, "unschedulable", "spec.unschedulable"
+        ),
         deleting=meta.get("deletionTimestamp") is not None,
-        created=r.timestamp(meta, "creationTimestamp", "metadata.creationTimestamp") or 0.0,
+        created=created or 0.0,
+        unmodelled=r.unmodelled(),
         disruption=_disruption(annotations if isinstance(annotations, dict) else {}),
     )
 
@@ -528,23 +716,35 @@ def _disruption(annotations: Mapping[str, Any]) -> DisruptionRecord | None:
 
 # Disruption budgets and DaemonSets --------------------------------------------------------
 
+# What an unreadable PodDisruptionBudget selector guards: every pod of its namespace.
+_MATCH_EVERYTHING = LabelSelector()
+
+
+def _pdb_selector(r: _Reader, spec: dict[str, Any]) -> LabelSelector:
+    if spec.get("selector") is None:
+        return MATCH_NOTHING
+    return _label_selector(r, r.mapping(spec, "selector", "spec.selector"), "spec.selector")
+
 
 def pdb_from_dict(obj: Any) -> PodDisruptionBudget:
+    """A budget; one that cannot be fully read guards every pod of its namespace and allows no
+    disruption, so that a drain never goes past a budget it could not read."""
     r = _Reader("PodDisruptionBudget", obj)
     meta = r.mapping(obj, "metadata", "metadata")
     namespace, name = _identity(r, meta, namespaced=True)
-    spec = r.mapping(obj, "spec", "spec")
-    status = r.mapping(obj, "status", "status")
-    if spec.get("selector") is None:
-        selector = MATCH_NOTHING
-    else:
-        selector = _label_selector(r, r.mapping(spec, "selector", "spec.selector"), "spec.selector")
-    allowed = r.integer(status, "disruptionsAllowed", "status.disruptionsAllowed")
+    spec = _part(r, obj, "spec")
+    status = _part(r, obj, "status")
+    selector = _guarded(r, _MATCH_EVERYTHING, _pdb_selector, spec)
+    allowed = _guarded(
+        r, 0, _Reader.integer, status, "disruptionsAllowed", "status.disruptionsAllowed"
+    )
+    unmodelled = r.unmodelled()
     return PodDisruptionBudget(
         namespace=namespace,
         name=name,
         selector=selector,
-        disruptions_allowed=max(0, allowed),
+        disruptions_allowed=0 if unmodelled else max(0, allowed),
+        unmodelled=unmodelled,
     )
 
 
@@ -553,11 +753,13 @@ def daemonset_from_dict(obj: Any) -> DaemonSet:
     r = _Reader("DaemonSet", obj)
     meta = r.mapping(obj, "metadata", "metadata")
     namespace, name = _identity(r, meta, namespaced=True)
-    spec = r.mapping(obj, "spec", "spec")
-    template = r.mapping(spec, "template", "spec.template")
-    template_meta = r.mapping(template, "metadata", "spec.template.metadata")
-    template_spec = r.mapping(template, "spec", "spec.template.spec")
-    created = r.timestamp(meta, "creationTimestamp", "metadata.creationTimestamp") or 0.0
+    spec = _part(r, obj, "spec")
+    template = _guarded(r, {}, _Reader.mapping, spec, "template", "spec.template")
+    template_meta = _guarded(r, {}, _Reader.mapping, template, "metadata", "spec.template.metadata")
+    template_spec = _guarded(r, {}, _Reader.mapping, template, "spec", "spec.template.spec")
+    created = _guarded(
+        r, None, _Reader.timestamp, meta, "creationTimestamp", "metadata.creationTimestamp"
+    )
     r.prefix = "spec.template."
     pod = _pod_from_parts(r, namespace, name, template_meta, template_spec, {})
     tolerations = pod.tolerations + _DAEMONSET_TOLERATIONS
@@ -568,6 +770,6 @@ def daemonset_from_dict(obj: Any) -> DaemonSet:
         owner_kind="DaemonSet",
         owner_name=name,
         tolerations=tolerations,
-        created=created,
+        created=created or 0.0,
     )
     return DaemonSet(namespace=namespace, name=name, template=pod)

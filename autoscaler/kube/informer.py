@@ -132,6 +132,8 @@ class Informer(Generic[T]):
         self._synced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._snapshot: tuple[int, tuple[T, ...]] | None = None
+        # Key -> resourceVersion of objects whose unreadable fields were already logged.
+        self._reported: dict[str, str | None] = {}
         self.version = 0  # changes whenever the cache's content changes
         self.resource_version: str | None = None
         self.lists = 0  # how many full lists were made (the first one and every re-list)
@@ -335,10 +337,10 @@ class Informer(Generic[T]):
                 self.resource_version = version
             return
         if kind in ("ADDED", "MODIFIED"):
+            # An object that cannot be converted keeps its last value (if it had one): a
+            # cache must not lose an object because the model cannot read a new version.
             converted = self._convert(obj)
-            if converted is None:
-                self._drop(obj)
-            else:
+            if converted is not None:
                 self._store(*converted)
         elif kind == "DELETED":
             self._drop(obj)
@@ -349,11 +351,32 @@ class Informer(Generic[T]):
 
     def _convert(self, raw: Any) -> tuple[str, T] | None:
         try:
-            return object_key(raw), self._transform(raw)
+            key = object_key(raw)
+            value = self._transform(raw)
         except Exception as exc:
             # One malformed object must not stop the cache of the whole cluster.
-            log.warning("%s: skipping %s: %s", self.name, object_name(raw), exc)
+            log.warning("%s: cannot convert %s: %s", self.name, object_name(raw), exc)
             return None
+        self._report_unmodelled(key, raw, value)
+        return key, value
+
+    def _report_unmodelled(self, key: str, raw: Any, value: T) -> None:
+        """Log the fields the model could not read, once per version of the object."""
+        unmodelled = getattr(value, "unmodelled", ())
+        if not unmodelled:
+            self._reported.pop(key, None)
+            return
+        version = _resource_version(raw)
+        if key in self._reported and self._reported[key] == version:
+            return
+        self._reported[key] = version
+        log.warning(
+            "%s: %s (resourceVersion %s) kept with fields the model cannot read: %s",
+            self.name,
+            key,
+            version,
+            "; ".join(unmodelled),
+        )
 
     def _store(self, key: str, value: T) -> None:
         previous = self._items.get(key)
@@ -369,6 +392,7 @@ class Informer(Generic[T]):
         except ValueError:
             return
         previous = self._items.pop(key, None)
+        self._reported.pop(key, None)
         if previous is not None:
             self.version += 1
             self._notify(EventType.DELETED, key, previous)

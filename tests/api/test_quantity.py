@@ -66,7 +66,6 @@ def test_exponent_with_either_case_and_sign(text: str, expected: Decimal) -> Non
         ("-7m", Decimal("-0.007")),
         ("+.5k", Decimal(500)),
         ("007", Decimal(7)),
-        (" 2Gi ", Decimal(2 * 2**30)),
     ],
 )
 def test_decimals_and_signs(text: str, expected: Decimal) -> None:
@@ -78,9 +77,9 @@ def test_decimals_and_signs(text: str, expected: Decimal) -> None:
     [
         "",
         " ",
+        " 2Gi ",
         "abc",
         "1.2.3",
-        "Gi",
         "1 Gi",
         "1gi",
         "1KI",
@@ -90,14 +89,11 @@ def test_decimals_and_signs(text: str, expected: Decimal) -> None:
         "1e+",
         "--1",
         "+-1",
-        ".",
         "1i",
         "0x10",
         "1_000",
         "١٢",  # non-ASCII digits
-        "1e31",
-        "1e-31",
-        "9" * 101,
+        "9" * 257,
         "1Gi\n1",
     ],
 )
@@ -126,7 +122,7 @@ def test_values_below_a_nano_unit_round_away_from_zero() -> None:
 
 def test_large_values_keep_every_digit() -> None:
     digits = "123456789012345678901234567890123456789012345678901234567890123"
-    assert parse_quantity(digits + "Ei") == int(digits) * 2**60
+    assert parse_quantity(digits + "E") == int(digits) * 10**18
 
 
 @pytest.mark.parametrize(
@@ -170,7 +166,7 @@ def test_milli_and_int_values_round_up() -> None:
     assert milli_value("250m") == 250
     assert int_value("1.2") == 2
     assert int_value("1Gi") == 2**30
-    assert int_value("-1.5") == -1
+    assert int_value("-1.5") == -2  # away from zero, as the API server's int64 amounts
 
 
 # Properties -------------------------------------------------------------------------------
@@ -218,6 +214,7 @@ def test_arbitrary_text_parses_or_raises_quantity_error(text: str) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.integers(min_value=-(10**24), max_value=10**24))
+@given(st.integers(min_value=-(2**63 - 1), max_value=2**63 - 1))
 def test_integers_survive_binary_formatting(value: int) -> None:
+    """Within int64: past it, binary SI values are capped when parsed."""
     assert parse_quantity(format_quantity(value, QuantityFormat.BINARY_SI)) == value

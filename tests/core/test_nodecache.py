@@ -75,7 +75,7 @@ def test_facts_are_reused_while_node_and_pods_are_equal() -> None:
     assert changed.utilization > first.utilization
     cordoned = cache.facts(dataclasses.replace(node, unschedulable=True), grown)
     assert cordoned is not changed
-    assert cordoned.state().schedulable is False
+    assert cordoned.state().cordoned is True
 
 
 def test_states_handed_out_are_private() -> None:

@@ -271,6 +271,10 @@ def test_memory_backed_empty_dir_is_not_local_storage() -> None:
     assert pod_from_dict(obj).local_storage is False
 
 
+def noted(unmodelled: tuple[str, ...], field: str) -> bool:
+    return any(entry.startswith(field + ": ") for entry in unmodelled)
+
+
 @pytest.mark.parametrize(
     ("mutate", "field"),
     [
@@ -282,27 +286,18 @@ def test_memory_backed_empty_dir_is_not_local_storage() -> None:
         (lambda o: o["spec"].update(containers={"name": "x"}), "spec.containers"),
         (lambda o: o["metadata"]["labels"].update(app=3), "metadata.labels.app"),
         (lambda o: o["spec"].update(priority="high"), "spec.priority"),
-        (
-            lambda o: o["spec"]["tolerations"][0].update(effect="Sometimes"),
-            "spec.tolerations[0].effect",
-        ),
-        (
-            lambda o: o["spec"]["tolerations"][0].update(operator="Gt"),
-            "spec.tolerations[0].operator",
-        ),
+        (lambda o: o["spec"]["tolerations"][0].update(value=7), "spec.tolerations[0].value"),
         (
             lambda o: o["status"]["conditions"][0].update(lastTransitionTime="yesterday"),
             "status.conditions[0].lastTransitionTime",
         ),
         (lambda o: o["status"].update(phase="Sleeping"), "status.phase"),
-        (lambda o: o["metadata"].pop("namespace"), "metadata.namespace"),
-        (lambda o: o["metadata"].update(name=""), "metadata.name"),
         (
             lambda o: o["spec"]["affinity"]["nodeAffinity"][
                 "requiredDuringSchedulingIgnoredDuringExecution"
-            ]["nodeSelectorTerms"][0]["matchExpressions"][0].update(operator="Near"),
+            ]["nodeSelectorTerms"][0]["matchExpressions"][0].update(values=[1]),
             "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
-            ".nodeSelectorTerms[0].matchExpressions[0].operator",
+            ".nodeSelectorTerms[0].matchExpressions[0].values[0]",
         ),
         (
             lambda o: o["spec"]["containers"][0]["ports"][0].update(hostPort=70000),
@@ -313,18 +308,93 @@ def test_memory_backed_empty_dir_is_not_local_storage() -> None:
             lambda o: o["metadata"]["ownerReferences"][1].update(controller="yes"),
             "metadata.ownerReferences[1].controller",
         ),
+        (lambda o: o.update(spec=[]), "spec"),
     ],
 )
-def test_malformed_pod_names_object_and_field(mutate: Any, field: str) -> None:
+def test_unreadable_pod_field_is_kept_and_named(mutate: Any, field: str) -> None:
+    """A field the model cannot read never drops the pod: the pod is kept with that field's
+    path (and the problem) in ``unmodelled``."""
+    obj = realistic_pod()
+    mutate(obj)
+    pod = pod_from_dict(obj)
+    assert (pod.namespace, pod.name) == ("shop", "web-7d4b9c-x2k4q")
+    assert noted(pod.unmodelled, field), pod.unmodelled
+
+
+def test_requests_that_can_be_read_still_count() -> None:
+    obj = realistic_pod()
+    obj["spec"]["initContainers"] = []
+    obj["spec"]["containers"][1]["resources"]["requests"]["cpu"] = "lots"
+    pod = pod_from_dict(obj)
+    # 500m + (unreadable) + 50m overhead; memory 1Gi + 128Mi + 10Mi
+    assert pod.requests.cpu == 550
+    assert pod.requests.memory == (1024 + 128 + 10) * MiB
+
+
+def test_unreadable_owner_and_volumes_read_cautiously() -> None:
+    obj = realistic_pod()
+    obj["metadata"]["ownerReferences"] = "ReplicaSet"
+    obj["spec"]["volumes"] = {"name": "data"}
+    pod = pod_from_dict(obj)
+    assert pod.owner_kind is None  # a bare pod: a drain never evicts it
+    assert pod.local_storage is True
+
+
+def test_every_toleration_operator_and_effect_is_kept_as_written() -> None:
+    obj = realistic_pod()
+    obj["spec"]["tolerations"] = [
+        {"key": "sla", "operator": "Gt", "value": "950", "effect": "NoSchedule"},
+        {"key": "sla", "operator": "Lt", "value": "100"},
+        {"key": "x", "operator": "Near", "effect": "Sometimes"},
+    ]
+    pod = pod_from_dict(obj)
+    assert pod.unmodelled == ()
+    assert pod.tolerations == (
+        Toleration("sla", "Gt", "950", TaintEffect.NO_SCHEDULE),
+        Toleration("sla", "Lt", "100"),
+        Toleration("x", "Near", "", "Sometimes"),
+    )
+
+
+def test_unknown_node_affinity_operator_is_kept_for_the_term_to_fail() -> None:
+    obj = realistic_pod()
+    required = obj["spec"]["affinity"]["nodeAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ]
+    required["nodeSelectorTerms"][0]["matchExpressions"][0]["operator"] = "Near"
+    pod = pod_from_dict(obj)
+    assert pod.unmodelled == ()
+    assert pod.required_node_affinity[0].match_expressions[0].operator == "Near"
+
+
+@pytest.mark.parametrize(
+    ("terms", "expected"),
+    [([], (NodeSelectorTerm(),)), (None, (NodeSelectorTerm(),)), ([{}], (NodeSelectorTerm(),))],
+)
+def test_required_node_affinity_without_terms_matches_nothing(
+    terms: Any, expected: tuple[NodeSelectorTerm, ...]
+) -> None:
+    obj = realistic_pod()
+    obj["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"] = {
+        "nodeSelectorTerms": terms
+    }
+    assert pod_from_dict(obj).required_node_affinity == expected
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda o: o["metadata"].pop("namespace"), "metadata.namespace"),
+        (lambda o: o["metadata"].update(name=""), "metadata.name"),
+    ],
+)
+def test_pod_without_identity_is_a_conversion_error(mutate: Any, field: str) -> None:
     obj = realistic_pod()
     mutate(obj)
     with pytest.raises(ConversionError) as info:
         pod_from_dict(obj)
     assert info.value.field == field
     assert info.value.kind == "Pod"
-    assert field in str(info.value)
-    if obj["metadata"].get("name") and obj["metadata"].get("namespace"):
-        assert "shop/web-7d4b9c-x2k4q" in str(info.value)
 
 
 @pytest.mark.parametrize("obj", [None, "pod", [], {"metadata": "x"}, {"metadata": None}])
@@ -455,12 +525,23 @@ def test_node_not_ready_cordoned_deleting() -> None:
         (lambda o: o["status"].update(conditions={"Ready": True}), "status.conditions"),
     ],
 )
-def test_malformed_node(mutate: Any, field: str) -> None:
+def test_unreadable_node_field_is_kept_and_named(mutate: Any, field: str) -> None:
     obj = realistic_node()
     mutate(obj)
-    with pytest.raises(ConversionError, match="Node general-abc12") as info:
-        node_from_dict(obj)
-    assert info.value.field == field
+    node = node_from_dict(obj)
+    assert node.name == "general-abc12"
+    assert noted(node.unmodelled, field), node.unmodelled
+
+
+def test_unreadable_node_fields_read_cautiously() -> None:
+    obj = realistic_node()
+    obj["spec"]["taints"][0]["effect"] = "NoWay"
+    obj["spec"]["unschedulable"] = "true"
+    obj["status"]["allocatable"]["memory"] = "7.5 GB"
+    node = node_from_dict(obj)
+    assert node.taints[0] == Taint("dedicated", "NoWay", "gpu")  # kept, blocks like NoSchedule
+    assert node.unschedulable is True
+    assert "memory" not in node.allocatable and node.allocatable.cpu == 3800
 
 
 def test_pdb_conversion() -> None:
@@ -481,8 +562,11 @@ def test_pdb_conversion() -> None:
     obj["spec"]["selector"] = {
         "matchExpressions": [{"key": "a", "operator": "Gt", "values": ["1"]}]
     }
-    with pytest.raises(ConversionError, match=r"spec.selector.matchExpressions\[0\].operator"):
-        pdb_from_dict(obj)
+    obj["status"] = {"disruptionsAllowed": 3}
+    pdb = pdb_from_dict(obj)
+    # An unreadable selector guards every pod of the namespace and allows no disruption.
+    assert pdb.selector == LabelSelector() and pdb.disruptions_allowed == 0
+    assert noted(pdb.unmodelled, "spec.selector.matchExpressions[0].operator")
 
 
 def test_daemonset_template_becomes_a_daemonset_pod() -> None:
@@ -527,7 +611,6 @@ def test_daemonset_template_becomes_a_daemonset_pod() -> None:
         "node.kubernetes.io/network-unavailable",
     } <= keys
     obj["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] = []
-    with pytest.raises(ConversionError) as info:
-        daemonset_from_dict(obj)
-    assert "monitoring/node-exporter" in str(info.value)
-    assert info.value.field == "spec.template.spec.containers[0].resources.requests.cpu"
+    pod = daemonset_from_dict(obj).template
+    assert noted(pod.unmodelled, "spec.template.spec.containers[0].resources.requests.cpu")
+    assert pod.requests == Resources.of(memory=64 * MiB)

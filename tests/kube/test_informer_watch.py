@@ -240,22 +240,54 @@ async def test_quiet_stream_is_rewatched_after_inactivity_timeout(world: Any) ->
         await informer.stop()
 
 
-async def test_malformed_object_is_skipped_not_fatal(world: Any) -> None:
+async def test_unreadable_fields_keep_the_object_and_are_logged_once(
+    world: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     pods, api = world
     bad = pod("bad", 0)
     bad["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "a lot"
     pods.put_raw(bad)
+    caplog.set_level("WARNING", logger="autoscaler.kube.informer")
     informer = await started(make_informer(api))
     try:
-        assert informer.get("default/bad") is None
-        assert len(informer) == 5
+        kept = informer.get("default/bad")
+        assert kept is not None and len(informer) == 6
+        assert kept.unmodelled[0].startswith("spec.containers[0].resources.requests.cpu: ")
+        logged = [r.getMessage() for r in caplog.records if "default/bad" in r.getMessage()]
+        assert len(logged) == 1 and "requests.cpu" in logged[0]
         await eventually(lambda: pods.open_streams == 1)
         pods.put("bad")  # fixed
-        await eventually(lambda: informer.get("default/bad") is not None)
+        await eventually(lambda: (informer.get("default/bad") or kept).unmodelled == ())
         broken = pod("a", 0)
         broken["spec"]["priority"] = "urgent"
-        pods.put_raw(broken)  # an object turning bad leaves the cache
-        await eventually(lambda: informer.get("default/a") is None)
+        pods.put_raw(broken)  # an object turning bad stays in the cache
+        await eventually(lambda: (informer.get("default/a") or kept).unmodelled != kept.unmodelled)
+        assert informer.get("default/a") is not None
+    finally:
+        await informer.stop()
+
+
+async def test_an_object_that_cannot_be_converted_keeps_its_last_value(world: Any) -> None:
+    pods, api = world
+
+    def picky(obj: dict[str, Any]) -> Pod:
+        if obj["metadata"].get("labels", {}).get("poison"):
+            raise ValueError("cannot read this version")
+        return pod_from_dict(obj)
+
+    informer: Informer[Pod] = Informer(
+        "pods", CoreV1Api(api).list_pod_for_all_namespaces, picky, settings=FAST
+    )
+    await started(informer)
+    try:
+        await eventually(lambda: pods.open_streams == 1)
+        before = informer.get("default/a")
+        poisoned = pod("a", 0)
+        poisoned["metadata"]["labels"] = {"poison": "yes"}
+        pods.put_raw(poisoned)
+        pods.put("b", cpu="700m")  # a later event, so the poisoned one was surely applied
+        await eventually(lambda: cpu_of(informer, "default/b") == 700)
+        assert informer.get("default/a") == before
     finally:
         await informer.stop()
 
