@@ -83,6 +83,9 @@ class Verdict(StrEnum):
     FITS_LAUNCHING = "FitsLaunching"
     NEW_VM = "NewVM"
     NO_POOL_MATCHES = "NoPoolMatches"
+    # Its volumes keep it off every node for now (a claim missing or waiting for binding, a
+    # ReadWriteOncePod claim in use): no new VM would help.
+    VOLUME_BLOCKED = "VolumeBlocked"
     EXCEEDS_LARGEST_SHAPE = "ExceedsLargestShape"
     HOSTS_FULL = "HostsFull"
     TENANT_LIMIT_REACHED = "TenantLimitReached"

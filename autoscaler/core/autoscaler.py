@@ -36,6 +36,7 @@ from autoscaler.core.nodecache import NodeCache
 from autoscaler.core.scaledown import Candidate, ScaleDown, hold_reason, room_elsewhere
 from autoscaler.core.scaleup import ScaleUpResult, plan_scale_up
 from autoscaler.core.timers import FirstSeen, format_duration
+from autoscaler.core.volume_topology import with_volume_topology
 
 
 @dataclass(slots=True)
@@ -131,6 +132,8 @@ class Autoscaler:
 
     # The pass -----------------------------------------------------------------------------
     def decide(self, snapshot: Snapshot, now: float) -> Plan:
+        # Volumes constrain pods like node affinity, for scale-up and scale-down alike.
+        snapshot = with_volume_topology(snapshot)
         self._cache.begin(snapshot)
         lifecycle = self._lifecycle.step(snapshot, now)
         actions: list[Action] = list(lifecycle.actions)

@@ -136,6 +136,12 @@ class Pod:
     do_not_disrupt: bool = False
     safe_to_evict: bool | None = None  # explicit annotation; None when absent
     local_storage: bool = False  # emptyDir (not Memory medium) or hostPath volumes
+    # PersistentVolumeClaims it mounts, by name in its namespace (generic ephemeral volumes as
+    # <pod>-<volume>); their volumes' topology joins required_node_affinity in a decision.
+    claims: tuple[str, ...] = ()
+    # Why no node can take the pod now, whatever its capacity (e.g. an unbound Immediate
+    # claim); "" when nothing but the node itself decides.
+    blocked: str = ""
     created: float = 0.0
     # Field paths the model could not read (a value it does not understand, a malformed
     # field). The pod is kept: bound, it counts with the requests that could be read and
@@ -270,6 +276,53 @@ class PodDisruptionBudget:
     unmodelled: tuple[str, ...] = ()  # field paths that could not be read, as for Pod
 
 
+class VolumeBindingMode(StrEnum):
+    IMMEDIATE = "Immediate"
+    WAIT_FOR_FIRST_CONSUMER = "WaitForFirstConsumer"
+
+
+@dataclass(frozen=True, slots=True)
+class StorageClass:
+    name: str
+    provisioner: str = ""
+    binding_mode: VolumeBindingMode | None = None  # None: not set (the API server defaults it)
+    # allowedTopologies: ORed terms of In requirements; empty means everywhere.
+    allowed_topologies: tuple[NodeSelectorTerm, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PersistentVolume:
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    node_affinity: tuple[NodeSelectorTerm, ...] = ()  # spec.nodeAffinity.required; ORed
+    storage_class: str = ""
+    capacity: int = 0  # bytes of spec.capacity.storage
+    access_modes: tuple[str, ...] = ()
+    volume_mode: str = "Filesystem"
+    claim: str | None = None  # namespace/name of spec.claimRef, when set
+    phase: str = ""
+    deleting: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PersistentVolumeClaim:
+    namespace: str
+    name: str
+    storage_class: str = ""  # the beta annotation, else spec.storageClassName, else ""
+    volume_name: str = ""  # spec.volumeName
+    bind_completed: bool = False  # annotation pv.kubernetes.io/bind-completed
+    access_modes: tuple[str, ...] = ()
+    requested: int = 0  # bytes of spec.resources.requests.storage
+    volume_mode: str = "Filesystem"
+    selector: LabelSelector | None = None
+    phase: str = ""
+    deleting: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
 @dataclass(frozen=True, slots=True)
 class Pool:
     """A NodePool of the tenant. ``settings`` is None when its annotations are invalid."""
@@ -296,3 +349,6 @@ class Snapshot:
     limits: TenantLimits = field(default_factory=TenantLimits)
     daemonsets: tuple[DaemonSet, ...] = ()
     pdbs: tuple[PodDisruptionBudget, ...] = ()
+    claims: tuple[PersistentVolumeClaim, ...] = ()
+    volumes: tuple[PersistentVolume, ...] = ()
+    storage_classes: tuple[StorageClass, ...] = ()

@@ -255,6 +255,9 @@ def plan_scale_up(
     unreadable = [pod for pod in pending if pod.unmodelled and placement_unknowns(pod)]
     if unreadable:
         pending = [pod for pod in pending if not (pod.unmodelled and placement_unknowns(pod))]
+    blocked = [pod for pod in pending if pod.blocked]
+    if blocked:
+        pending = [pod for pod in pending if not pod.blocked]
     # One grouping serves every step; it carries identity if any pod has anti-affinity.
     with_identity = cache.any_anti_affinity(snapshot.pods)
     rest = group_equivalent(pending, with_identity)
@@ -262,6 +265,9 @@ def plan_scale_up(
     for pod in unreadable:
         outcomes.class_of[pod.key] = ("unmodelled", placement_unknowns(pod))
         outcomes.record((pod,), Verdict.UNMODELLED, None, not_planned_message(pod))
+    for pod in blocked:  # one explanation per reason
+        outcomes.class_of[pod.key] = (Verdict.VOLUME_BLOCKED, pod.blocked)
+        outcomes.record((pod,), Verdict.VOLUME_BLOCKED, None, pod.blocked)
     placements: dict[str, str] = {}
     if rest:
         bound = cache.bound(snapshot.pods)

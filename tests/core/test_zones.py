@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from test_scaleup import GENERAL, pending, settings, verdicts, world
 
 from autoscaler.api.policy import Shape
 from autoscaler.api.resources import Resources
@@ -27,7 +28,6 @@ from autoscaler.core.model import (
 from autoscaler.core.overhead import GI
 from autoscaler.core.scaleup import plan_scale_up
 from autoscaler.core.zones import by_free_room, free_by_zone, in_allowed_zones, pool_zones, zones_of
-from tests.core.test_scaleup import GENERAL, pending, settings, verdicts, world
 
 ZONE_A = Zone("zone-a", "eu-west")
 ZONE_B = Zone("zone-b", "eu-west")
