@@ -11,10 +11,13 @@ from autoscaler.core.model import (
     DaemonSet,
     Host,
     Node,
+    PersistentVolume,
+    PersistentVolumeClaim,
     Pod,
     PodDisruptionBudget,
     Pool,
     Snapshot,
+    StorageClass,
     VirtualMachine,
 )
 from autoscaler.core.pools import pool_from_object
@@ -51,6 +54,9 @@ def build_snapshot(
     hosts: Sequence[Host],
     daemonsets: Sequence[DaemonSet] = (),
     pdbs: Sequence[PodDisruptionBudget] = (),
+    claims: Sequence[PersistentVolumeClaim] = (),
+    volumes: Sequence[PersistentVolume] = (),
+    storage_classes: Sequence[StorageClass] = (),
 ) -> Snapshot:
     return Snapshot(
         tenant=tenant.metadata.name,
@@ -63,4 +69,7 @@ def build_snapshot(
         limits=tenant.tenant_limits(),
         daemonsets=tuple(daemonsets),
         pdbs=tuple(pdbs),
+        claims=tuple(claims),
+        volumes=tuple(volumes),
+        storage_classes=tuple(storage_classes),
     )

@@ -1,4 +1,5 @@
-"""The caches of one tenant cluster: pods, nodes, NodePools, DaemonSets and disruption budgets.
+"""The caches of one tenant cluster: pods, nodes, NodePools, DaemonSets, disruption budgets, and
+the PersistentVolumeClaims, PersistentVolumes and StorageClasses that place pods with volumes.
 
 Pods that wait for capacity are tracked as they change, so the loop can batch them without
 scanning every pod of the cluster on each event.
@@ -17,10 +18,19 @@ from kubernetes_asyncio.client import (
     CoreV1Api,
     CustomObjectsApi,
     PolicyV1Api,
+    StorageV1Api,
 )
 
 from autoscaler.api.models import GROUP, VERSION
-from autoscaler.core.model import DaemonSet, Node, Pod, PodDisruptionBudget
+from autoscaler.core.model import (
+    DaemonSet,
+    Node,
+    PersistentVolume,
+    PersistentVolumeClaim,
+    Pod,
+    PodDisruptionBudget,
+    StorageClass,
+)
 from autoscaler.core.pending import is_pending
 from autoscaler.kube.convert import (
     daemonset_from_dict,
@@ -28,6 +38,7 @@ from autoscaler.kube.convert import (
     pdb_from_dict,
     pod_from_dict,
 )
+from autoscaler.kube.convert_storage import pv_from_dict, pvc_from_dict, storage_class_from_dict
 from autoscaler.kube.informer import EventType, Informer, InformerSettings
 
 NODEPOOLS = "nodepools"
@@ -91,6 +102,21 @@ class TenantSources:
             pdb_from_dict,
             **common,
         )
+        self.claims: Informer[PersistentVolumeClaim] = Informer(
+            f"{tenant}/persistentvolumeclaims",
+            core.list_persistent_volume_claim_for_all_namespaces,
+            pvc_from_dict,
+            **common,
+        )
+        self.volumes: Informer[PersistentVolume] = Informer(
+            f"{tenant}/persistentvolumes", core.list_persistent_volume, pv_from_dict, **common
+        )
+        self.storage_classes: Informer[StorageClass] = Informer(
+            f"{tenant}/storageclasses",
+            StorageV1Api(api).list_storage_class,
+            storage_class_from_dict,
+            **common,
+        )
         self._schedulers = schedulers
         self._on_pending_change = on_pending_change
         self._on_scheduled = on_scheduled
@@ -100,7 +126,16 @@ class TenantSources:
 
     @property
     def informers(self) -> tuple[Informer[Any], ...]:
-        return (self.pods, self.nodes, self.nodepools, self.daemonsets, self.pdbs)
+        return (
+            self.pods,
+            self.nodes,
+            self.nodepools,
+            self.daemonsets,
+            self.pdbs,
+            self.claims,
+            self.volumes,
+            self.storage_classes,
+        )
 
     def start(self) -> None:
         for informer in self.informers:

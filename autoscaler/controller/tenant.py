@@ -337,6 +337,9 @@ class TenantLoop:
             hosts=hosts,
             daemonsets=sources.daemonsets.snapshot(),
             pdbs=sources.pdbs.snapshot(),
+            claims=sources.claims.snapshot(),
+            volumes=sources.volumes.snapshot(),
+            storage_classes=sources.storage_classes.snapshot(),
         )
 
     def pools(self) -> tuple[Pool, ...]:

@@ -27,11 +27,17 @@ def _path(entry: str) -> str:
     return entry.split(": ", 1)[0]
 
 
+# ... except a volume's claim, whose volume may decide where the pod can run.
+_CLAIM_FIELDS = (".persistentVolumeClaim", ".ephemeral")
+
+
+def _bears_on_placement(path: str) -> bool:
+    return not path.startswith(_PLACEMENT_NEUTRAL) or any(part in path for part in _CLAIM_FIELDS)
+
+
 def placement_unknowns(pod: Pod) -> tuple[str, ...]:
     """The unread fields of ``pod`` that may bear on where it can run, as field paths."""
-    return tuple(
-        _path(entry) for entry in pod.unmodelled if not _path(entry).startswith(_PLACEMENT_NEUTRAL)
-    )
+    return tuple(_path(entry) for entry in pod.unmodelled if _bears_on_placement(_path(entry)))
 
 
 def not_planned_message(pod: Pod) -> str:

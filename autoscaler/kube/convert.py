@@ -411,6 +411,13 @@ def _node_affinity(r: _Reader, affinity: dict[str, Any]) -> tuple[NodeSelectorTe
     if node_affinity.get("requiredDuringSchedulingIgnoredDuringExecution") is None:
         return ()
     required = r.mapping(node_affinity, "requiredDuringSchedulingIgnoredDuringExecution", base)
+    return node_selector_terms(r, required, base)
+
+
+def node_selector_terms(
+    r: _Reader, required: dict[str, Any], base: str
+) -> tuple[NodeSelectorTerm, ...]:
+    """The terms of a v1 NodeSelector (``nodeSelectorTerms``) found at ``base``."""
     terms = []
     for path, term in r.each(required, "nodeSelectorTerms", f"{base}.nodeSelectorTerms"):
         terms.append(_guarded(r, _NO_NODE, _node_selector_term, term, path))
@@ -512,6 +519,32 @@ def _controller_owner(r: _Reader, meta: dict[str, Any]) -> tuple[str | None, str
     return None, None
 
 
+def _claims(r: _Reader, spec: dict[str, Any], pod_name: str) -> tuple[str, ...]:
+    """The PersistentVolumeClaims the pod mounts; a generic ephemeral volume's claim is
+    named ``<pod>-<volume>``, as its controller names it. An unreadable claim is noted."""
+    claims = []
+    for path, volume in r.each(spec, "volumes", "spec.volumes"):
+        claim = _guarded(r, None, _volume_claim, volume, path, pod_name)
+        if claim:
+            claims.append(claim)
+    return tuple(claims)
+
+
+def _volume_claim(r: _Reader, volume: dict[str, Any], path: str, pod_name: str) -> str | None:
+    if "persistentVolumeClaim" in volume:
+        source = r.mapping(volume, "persistentVolumeClaim", f"{path}.persistentVolumeClaim")
+        claim = r.string(source, "claimName", f"{path}.persistentVolumeClaim.claimName")
+        if not claim:
+            raise r.error(f"{path}.persistentVolumeClaim.claimName", "missing")
+        return claim
+    if volume.get("ephemeral") is not None:
+        name = volume.get("name")
+        if not isinstance(name, str) or not name:
+            raise r.error(f"{path}.ephemeral", "the volume has no name to name its claim")
+        return f"{pod_name}-{name}"
+    return None
+
+
 def _local_storage(r: _Reader, spec: dict[str, Any]) -> bool:
     for path, volume in r.objects(spec, "volumes", "spec.volumes"):
         if volume.get("hostPath") is not None:
@@ -607,6 +640,7 @@ def _pod_from_parts(
         do_not_disrupt=annotations.get(DO_NOT_DISRUPT_ANNOTATION) == "true",
         safe_to_evict=safe_to_evict,
         local_storage=_guarded(r, True, _local_storage, spec),
+        claims=_claims(r, spec, name),
         created=created or 0.0,
         unmodelled=r.unmodelled(),
     )
@@ -773,3 +807,9 @@ def daemonset_from_dict(obj: Any) -> DaemonSet:
         created=created or 0.0,
     )
     return DaemonSet(namespace=namespace, name=name, template=pod)
+
+
+# The readers the other converter modules share.
+Reader = _Reader
+label_selector = _label_selector
+object_identity = _identity

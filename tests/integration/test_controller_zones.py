@@ -10,7 +10,9 @@ from controller_world import (
     eventually,
     host,
     items,
+    mark_unschedulable,
     nodepool,
+    pod,
     put,
     vms,
     world,
@@ -67,3 +69,69 @@ async def test_tenant_restricted_to_a_zone_launches_only_there() -> None:
 
         launched = await eventually(lambda: vms(w.management, "team-a-vms"), message="no VM")
         assert [selector(vm)[ZONE_LABEL] for vm in launched] == ["zone-a"]
+
+
+async def test_pod_with_a_zonal_volume_gets_a_vm_in_the_volume_zone() -> None:
+    async with world(hosts=0) as w:
+        zoned_hosts(w.management)
+        tenant = await w.add_tenant("team-a")
+        put(tenant, "nodepools.autoscaling.kvpool.io", nodepool("general"))
+        put(
+            tenant,
+            "persistentvolumes",
+            {
+                "metadata": {"name": "pv-data", "labels": {ZONE_LABEL: "zone-b"}},
+                "spec": {
+                    "capacity": {"storage": "10Gi"},
+                    "accessModes": ["ReadWriteOnce"],
+                    "claimRef": {"namespace": "default", "name": "data"},
+                    "csi": {"driver": "csi.example.com", "volumeHandle": "disk-1"},
+                },
+            },
+        )
+        put(
+            tenant,
+            "persistentvolumeclaims",
+            {
+                "metadata": {
+                    "name": "data",
+                    "namespace": "default",
+                    "annotations": {"pv.kubernetes.io/bind-completed": "yes"},
+                },
+                "spec": {
+                    "volumeName": "pv-data",
+                    "accessModes": ["ReadWriteOnce"],
+                    "resources": {"requests": {"storage": "10Gi"}},
+                },
+            },
+        )
+        put(
+            tenant,
+            "storageclasses.storage.k8s.io",
+            {"metadata": {"name": "unused"}, "provisioner": "csi.example.com"},
+        )
+        body = pod("db-0", cpu="1", memory="1Gi")
+        body["spec"]["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]
+        put(tenant, "pods", body)
+        mark_unschedulable(tenant, "db-0")
+        add_pending(tenant, "waits", cpu="1", memory="1Gi")
+        waiting = pod("waits-for-claim", cpu="1", memory="1Gi")
+        waiting["spec"]["volumes"] = [{"name": "d", "persistentVolumeClaim": {"claimName": "nope"}}]
+        put(tenant, "pods", waiting)
+        mark_unschedulable(tenant, "waits-for-claim")
+        manager = await w.manager()
+
+        launched = await eventually(
+            lambda: len(vms(w.management, "team-a-vms")) >= 2 and vms(w.management, "team-a-vms"),
+            message="no VMs",
+        )
+        zones = sorted(selector(vm)[ZONE_LABEL] for vm in launched)
+        assert "zone-b" in zones
+        loop = manager.loops["team-a"].loop
+
+        def blocked() -> list[str]:
+            plan = loop.last_plan
+            explanations = plan.explanations if plan else ()
+            return [e.message for e in explanations if e.verdict == "VolumeBlocked"]
+
+        assert await eventually(blocked) == ['persistentvolumeclaim "nope" not found']

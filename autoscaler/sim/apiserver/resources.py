@@ -225,6 +225,40 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     ),
 )
 
+STORAGE_TYPES: tuple[ResourceType, ...] = (
+    ResourceType(
+        "",
+        "v1",
+        "persistentvolumeclaims",
+        "PersistentVolumeClaim",
+        True,
+        singular="persistentvolumeclaim",
+        short_names=("pvc",),
+        subresources=frozenset({"status"}),
+        field_getters=_fields(spec__volumeName=field_path("spec", "volumeName")),
+    ),
+    ResourceType(
+        "",
+        "v1",
+        "persistentvolumes",
+        "PersistentVolume",
+        False,
+        singular="persistentvolume",
+        short_names=("pv",),
+        subresources=frozenset({"status"}),
+    ),
+    ResourceType(
+        "storage.k8s.io",
+        "v1",
+        "storageclasses",
+        "StorageClass",
+        False,
+        singular="storageclass",
+        short_names=("sc",),
+    ),
+)
+BUILTIN_TYPES += STORAGE_TYPES
+
 PODS = BUILTIN_TYPES[0]
 NODES = BUILTIN_TYPES[1]
 NAMESPACES = BUILTIN_TYPES[2]
