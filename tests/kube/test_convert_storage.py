@@ -12,6 +12,7 @@ from autoscaler.core.model import (
     Requirement,
     VolumeBindingMode,
 )
+from autoscaler.core.unmodelled import placement_unknowns
 from autoscaler.kube.convert import ConversionError, pod_from_dict
 from autoscaler.kube.convert_storage import (
     pv_from_dict,
@@ -168,3 +169,25 @@ def test_pod_claims_include_generic_ephemeral_volumes() -> None:
         }
     )
     assert pod.claims == ("data-db-0", "db-0-scratch")
+
+
+def test_an_unreadable_claim_keeps_the_pod_from_being_planned() -> None:
+    pod = pod_from_dict(
+        {
+            "metadata": {"name": "db-0", "namespace": "shop"},
+            "spec": {
+                "containers": [],
+                "volumes": [
+                    {"name": "data", "persistentVolumeClaim": {"claimName": 7}},
+                    {"name": "cache", "emptyDir": {"medium": 3}},
+                ],
+            },
+        }
+    )
+    assert pod.claims == ()
+    assert placement_unknowns(pod) == ("spec.volumes[0].persistentVolumeClaim.claimName",)
+
+
+def test_a_volume_without_node_affinity_is_available_everywhere() -> None:
+    volume = pv_from_dict({"metadata": {"name": "nfs"}, "spec": {"nfs": {"server": "x"}}})
+    assert volume.node_affinity == ()
