@@ -21,6 +21,7 @@ from autoscaler.api.policy import Shape
 from autoscaler.api.resources import CPU, EPHEMERAL_STORAGE, MEMORY, PODS, Resources
 from autoscaler.core.model import DaemonSet, Taint
 from autoscaler.core.predicates import selector_mismatch, taint_mismatch
+from autoscaler.core.unmodelled import placement_unknowns
 
 MI: Final = 2**20
 GI: Final = 2**30
@@ -125,7 +126,12 @@ def daemonset_overhead(
     total: dict[str, int] = {}
     for daemonset in daemonsets:
         template = daemonset.template
-        if selector_mismatch(template, labels) or taint_mismatch(template, taints):
+        # A template whose placement cannot be fully read is counted everywhere: too much
+        # overhead costs a little room, too little a VM its DaemonSet pods do not fit.
+        unknown = template.unmodelled and placement_unknowns(template)
+        if not unknown and (
+            selector_mismatch(template, labels) or taint_mismatch(template, taints)
+        ):
             continue
         for name, amount in template.requests.items():
             total[name] = total.get(name, 0) + amount

@@ -16,8 +16,8 @@ from autoscaler.api.resources import Resources
 from autoscaler.core.actions import Verdict
 from autoscaler.core.config import disrupting_taint
 from autoscaler.core.eviction import pod_blocker
-from autoscaler.core.model import Pod, PodPhase, Toleration
-from autoscaler.core.overhead import GI
+from autoscaler.core.model import DaemonSet, Pod, PodPhase, Toleration
+from autoscaler.core.overhead import GI, daemonset_overhead
 from autoscaler.core.scaleup import plan_scale_up
 from autoscaler.core.unmodelled import placement_unknowns
 
@@ -72,3 +72,18 @@ def test_a_bound_pod_with_unreadable_fields_counts_and_keeps_its_node() -> None:
     blocker = pod_blocker(bound)
     assert blocker is not None and "spec.containers[1].resources.requests.cpu" in blocker.reason
     assert pod_blocker(replace(bound, unmodelled=())) is None
+
+
+def test_a_daemonset_whose_placement_cannot_be_read_counts_on_every_node() -> None:
+    template = Pod(
+        "kube-system",
+        "agent",
+        requests=Resources.of(100, GI),
+        owner_kind="DaemonSet",
+        node_selector={"gpu": "yes"},
+        unmodelled=("spec.template.spec.tolerations[0].key: expected a string, got int",),
+    )
+    plain = DaemonSet("kube-system", "agent", replace(template, unmodelled=()))
+    unread = DaemonSet("kube-system", "agent", template)
+    assert daemonset_overhead({"pool": "general"}, (), (plain,)) == Resources()
+    assert daemonset_overhead({"pool": "general"}, (), (unread,)) == Resources.of(100, GI, 1)
