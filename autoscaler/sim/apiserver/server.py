@@ -4,12 +4,19 @@ async with FakeApiServer(crds=[...]) as server:
     config = server.kubeconfig()   # for kubernetes_asyncio
     server.faults.throttle(verb="patch", resource="nodes")
     server.registry.create(...)     # direct access from Python, no HTTP
+
+``open_listener`` serves the same state on one more port, so that faults (which can match by
+port) hit one client's traffic and spare another's; ``request_hooks`` see each request before it
+is served and ``response_hooks`` each audited answer, for tests that check the state at the
+moment a request arrives or act at the n-th request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import struct
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -45,6 +52,18 @@ class AuditEntry:
     verb: str
     resource: str
     code: int
+    port: int = 0  # the listener the request arrived on
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    """A routed request, as request hooks see it before it is served."""
+
+    verb: str
+    resource: str  # plural, with "/subresource" when there is one
+    namespace: str | None
+    name: str
+    port: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +84,22 @@ def _error_response(error: ApiError) -> web.Response:
     response = _json_response(error.status(), error.code)
     response.headers.update(error.headers)
     return response
+
+
+def _local_port(request: web.Request) -> int:
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    return int(sockname[1]) if sockname else 0
+
+
+def _reset(request: web.Request) -> web.StreamResponse:
+    """Abort the connection so that the client sees a TCP reset and no answer."""
+    transport = request.transport
+    if transport is not None:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+    return web.Response(status=500)
 
 
 def _int_param(query: Mapping[str, str], name: str, default: int) -> int:
@@ -105,11 +140,14 @@ class FakeApiServer:
         )
         for source in crds:
             self.registry.register_crd(source)
-        self.faults = FaultInjector()
+        self.faults = FaultInjector(seed)
         self.audit: deque[AuditEntry] = deque(maxlen=audit_size)
+        self.request_hooks: list[Callable[[RequestInfo], None]] = []
+        self.response_hooks: list[Callable[[AuditEntry], None]] = []
         self.app = web.Application(client_max_size=64 * 1024 * 1024)
         self.app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner: web.AppRunner | None = None
+        self._listeners: set[int] = set()
         self._stopping = asyncio.Event()
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -131,6 +169,18 @@ class FakeApiServer:
         sockets = self._runner.addresses
         self.port = int(sockets[0][1])
 
+    async def open_listener(self) -> int:
+        """Serve on one more free port of ``host`` and return that port."""
+        if self._runner is None:
+            raise RuntimeError("the server is not started")
+        site = web.TCPSite(self._runner, self.host, 0)
+        await site.start()
+        ports = {int(address[1]) for address in self._runner.addresses}
+        ports.discard(self.port)
+        new = ports - self._listeners
+        self._listeners |= new
+        return new.pop()
+
     async def stop(self) -> None:
         self._stopping.set()
         for table in self.registry.store.tables.values():
@@ -139,6 +189,7 @@ class FakeApiServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+            self._listeners.clear()
 
     async def __aenter__(self) -> FakeApiServer:
         await self.start()
@@ -152,14 +203,19 @@ class FakeApiServer:
     ) -> None:
         await self.stop()
 
-    def kubeconfig(self, *, namespace: str = "default", name: str = "fake") -> JsonObject:
-        """A kubeconfig dict for ``kubernetes_asyncio.config.load_kube_config_from_dict``."""
-        return kubeconfig_dict(self.url, token=self.token, namespace=namespace, name=name)
+    def kubeconfig(
+        self, *, namespace: str = "default", name: str = "fake", port: int | None = None
+    ) -> JsonObject:
+        """A kubeconfig dict for ``kubernetes_asyncio.config.load_kube_config_from_dict``;
+        ``port`` names a listener from ``open_listener`` instead of the first one."""
+        url = self.url if port is None else f"http://{self.host}:{port}"
+        return kubeconfig_dict(url, token=self.token, namespace=namespace, name=name)
 
     # -- request handling ----------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         verb, resource = request.method.lower(), ""
+        port = _local_port(request)
         try:
             path = request.path
             if path.rstrip("/") in ("/healthz", "/readyz", "/livez"):
@@ -172,24 +228,43 @@ class FakeApiServer:
             verb = target.verb
             sub = f"/{target.subresource}" if target.subresource else ""
             resource = target.rtype.plural + sub
-            plan = self.faults.plan(verb, (resource, target.rtype.group_resource + sub), path)
+            resources = (resource, target.rtype.group_resource + sub)
+            plan = self.faults.plan(verb, resources, path, port)
             if plan.latency:
                 await asyncio.sleep(plan.latency)
+            if plan.hang:
+                await self._stopping.wait()  # the client gives up first, or the server stops
+                raise ApiError(503, "ServiceUnavailable", "the server is shutting down")
+            if plan.reset:
+                self._record(request, verb, resource, 0, port)
+                return _reset(request)
             if plan.error is not None:
                 raise plan.error
+            info = RequestInfo(verb, resource, target.namespace, target.name, port)
+            for hook in self.request_hooks:
+                hook(info)
             if verb == "watch":
-                self._record(request, verb, resource, 200)
-                return await self._watch(request, target, plan.drop_after, plan.expire)
+                self._record(request, verb, resource, 200, port)
+
+                def silenced() -> bool:
+                    return self.faults.silenced(resources, path, port)
+
+                return await self._watch(request, target, plan.drop_after, plan.expire, silenced)
             response = await self._serve(request, target)
         except ApiError as error:
             response = _error_response(error)
-        self._record(request, verb, resource, response.status)
+        self._record(request, verb, resource, response.status, port)
         return response
 
-    def _record(self, request: web.Request, verb: str, resource: str, code: int) -> None:
-        self.audit.append(
-            AuditEntry(request.method, request.path, dict(request.query), verb, resource, code)
+    def _record(
+        self, request: web.Request, verb: str, resource: str, code: int, port: int = 0
+    ) -> None:
+        entry = AuditEntry(
+            request.method, request.path, dict(request.query), verb, resource, code, port
         )
+        self.audit.append(entry)
+        for hook in self.response_hooks:
+            hook(entry)
 
     def _authorize(self, request: web.Request) -> None:
         if self.token is None:
@@ -412,7 +487,12 @@ class FakeApiServer:
         return head[:-1] + b',"metadata":' + dump(metadata) + b',"items":[' + items + b"]}"
 
     async def _watch(
-        self, request: web.Request, target: Target, drop_after: int | None, expire: bool
+        self,
+        request: web.Request,
+        target: Target,
+        drop_after: int | None,
+        expire: bool,
+        silenced: Callable[[], bool],
     ) -> web.StreamResponse:
         query = request.query
         rtype = target.rtype
@@ -440,5 +520,6 @@ class FakeApiServer:
             bookmarks=query.get("allowWatchBookmarks") in _TRUE,
             bookmark_interval=self.bookmark_interval,
             drop_after=drop_after,
+            silenced=silenced,
         )
         return await serve_watch(request, self.registry, start, options, self._stopping)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -14,6 +15,7 @@ from autoscaler.sim.apiserver.registry import Registry, WatchStart
 from autoscaler.sim.apiserver.store import dump
 
 _BATCH = 500  # events written per chunk when a backlog is being drained
+_SILENCE_POLL = 0.05  # seconds between looks at whether a silenced stream may speak again
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +26,9 @@ class WatchOptions:
     bookmarks: bool
     bookmark_interval: float
     drop_after: int | None = None  # injected fault: end after this many events
+    # Injected fault: while this says so, the stream sends nothing (events wait, no bookmark,
+    # no end at the timeout), as a connection whose packets are dropped.
+    silenced: Callable[[], bool] | None = None
 
 
 def _event(kind: str, raw: bytes) -> bytes:
@@ -50,6 +55,9 @@ async def serve_watch(
         next_bookmark = time.monotonic() + options.bookmark_interval
         sent = 0
         while not stopping.is_set():
+            if options.silenced is not None and options.silenced():
+                await asyncio.sleep(_SILENCE_POLL)
+                continue
             if options.drop_after is not None and sent >= options.drop_after:
                 break
             if watcher.pending:
