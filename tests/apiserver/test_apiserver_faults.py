@@ -231,3 +231,30 @@ def test_a_blackhole_hangs_requests_and_silences_watches_on_its_port_only() -> N
     assert not faults.plan("list", ("pods",), "/api/v1/pods", 4321).hang
     assert faults.silenced(("pods",), "/api/v1/pods", 1234)
     assert not faults.silenced(("pods",), "/api/v1/pods", 4321)
+
+
+async def test_open_watch_streams_can_be_ended_at_once(
+    server: FakeApiServer, core: client.CoreV1Api
+) -> None:
+    listed = await core.list_namespaced_pod("default")
+    opened = asyncio.Event()
+
+    async def follow() -> int:
+        count = 0
+        async with watch.Watch() as stream:
+            opened.set()
+            async for _ in stream.stream(
+                core.list_namespaced_pod,
+                "default",
+                resource_version=listed.metadata.resource_version,
+                timeout_seconds=30,
+            ):
+                count += 1
+        return count
+
+    task = asyncio.create_task(follow())
+    await opened.wait()
+    await _until(lambda: bool(server._streams))
+    assert server.end_watches(resource="configmaps") == 0
+    assert server.end_watches(resource="pods") == 1
+    assert await asyncio.wait_for(task, 5) == 0

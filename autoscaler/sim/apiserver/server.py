@@ -148,6 +148,8 @@ class FakeApiServer:
         self.app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner: web.AppRunner | None = None
         self._listeners: set[int] = set()
+        # Open watch streams: (resource names, port, the event that ends the stream).
+        self._streams: set[tuple[tuple[str, ...], int, asyncio.Event]] = set()
         self._stopping = asyncio.Event()
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -180,6 +182,19 @@ class FakeApiServer:
         new = ports - self._listeners
         self._listeners |= new
         return new.pop()
+
+    def end_watches(self, *, resource: str | None = None, port: int | None = None) -> int:
+        """End the open watch streams of ``resource`` (or all) on ``port`` (or any) at once, as
+        a dropped connection would; returns how many."""
+        ended = 0
+        for resources, stream_port, event in list(self._streams):
+            if (resource is None or resource in resources) and port in (None, stream_port):
+                event.set()
+                ended += 1
+        for table in self.registry.store.tables.values():
+            for watcher in table.watchers:
+                watcher.wakeup.set()
+        return ended
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -249,7 +264,14 @@ class FakeApiServer:
                 def silenced() -> bool:
                     return self.faults.silenced(resources, path, port)
 
-                return await self._watch(request, target, plan.drop_after, plan.expire, silenced)
+                stream = (resources, port, asyncio.Event())
+                self._streams.add(stream)
+                try:
+                    return await self._watch(
+                        request, target, plan.drop_after, plan.expire, silenced, stream[2]
+                    )
+                finally:
+                    self._streams.discard(stream)
             response = await self._serve(request, target)
         except ApiError as error:
             response = _error_response(error)
@@ -493,6 +515,7 @@ class FakeApiServer:
         drop_after: int | None,
         expire: bool,
         silenced: Callable[[], bool],
+        ended: asyncio.Event,
     ) -> web.StreamResponse:
         query = request.query
         rtype = target.rtype
@@ -521,5 +544,6 @@ class FakeApiServer:
             bookmark_interval=self.bookmark_interval,
             drop_after=drop_after,
             silenced=silenced,
+            ended=ended,
         )
         return await serve_watch(request, self.registry, start, options, self._stopping)

@@ -29,6 +29,7 @@ class WatchOptions:
     # Injected fault: while this says so, the stream sends nothing (events wait, no bookmark,
     # no end at the timeout), as a connection whose packets are dropped.
     silenced: Callable[[], bool] | None = None
+    ended: asyncio.Event | None = None  # set: end the stream now (a dropped connection)
 
 
 def _event(kind: str, raw: bytes) -> bytes:
@@ -55,6 +56,8 @@ async def serve_watch(
         next_bookmark = time.monotonic() + options.bookmark_interval
         sent = 0
         while not stopping.is_set():
+            if options.ended is not None and options.ended.is_set():
+                break
             if options.silenced is not None and options.silenced():
                 await asyncio.sleep(_SILENCE_POLL)
                 continue
