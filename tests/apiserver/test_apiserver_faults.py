@@ -258,3 +258,15 @@ async def test_open_watch_streams_can_be_ended_at_once(
     assert server.end_watches(resource="configmaps") == 0
     assert server.end_watches(resource="pods") == 1
     assert await asyncio.wait_for(task, 5) == 0
+
+
+async def test_a_blackhole_holds_requests_and_serves_them_once_removed(
+    server: FakeApiServer, core: client.CoreV1Api
+) -> None:
+    faults = server.faults.blackhole()
+    task = asyncio.create_task(core.read_namespace("default"))
+    await asyncio.sleep(0.2)
+    assert not task.done()
+    server.faults.remove_all(faults)
+    namespace = await asyncio.wait_for(task, 5)
+    assert namespace.metadata.name == "default"

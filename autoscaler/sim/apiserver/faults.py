@@ -15,6 +15,7 @@ silence open watch streams (no event, no bookmark) for as long as it is in place
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 import re
@@ -49,6 +50,9 @@ class Fault:
     expire: bool = False  # answer watches with 410 Expired
     reset: bool = False  # close the connection with a TCP reset instead of answering
     hang: bool = False  # never answer: hold the request until the client gives up
+    # With ``hang``: set when the fault is removed, and held requests are then served late,
+    # as after a network outage ends; None: held requests stay held.
+    release: asyncio.Event | None = None
     silence: bool = False  # open watch streams send nothing while the fault is in place
     port: int | None = None  # only requests that arrived on this listener port
     probability: float = 1.0  # share of the matching requests it applies to
@@ -100,6 +104,7 @@ class FaultPlan:
     expire: bool = False
     reset: bool = False
     hang: bool = False
+    release: asyncio.Event | None = None  # set: a held request goes on
 
 
 # What an error-rate fault answers with: a status code, or a connection reset.
@@ -233,8 +238,10 @@ class FaultInjector:
         resource: str | None = None,
         path: str | None = None,
         port: int | None = None,
+        until_removed: bool = False,
     ) -> Fault:
-        """Never answer matching requests (for a watch: the response never starts)."""
+        """Never answer matching requests (for a watch: the response never starts), or with
+        ``until_removed`` hold them until the fault is removed and serve them then."""
         return self.add(
             Fault(
                 verb=verb,
@@ -242,6 +249,7 @@ class FaultInjector:
                 path=re.compile(path) if path else None,
                 port=port,
                 hang=True,
+                release=asyncio.Event() if until_removed else None,
             )
         )
 
@@ -261,8 +269,8 @@ class FaultInjector:
 
     def blackhole(self, *, port: int | None = None) -> list[Fault]:
         """Every request hangs and every open watch goes quiet, as when the network drops
-        packets; removing the faults brings the server back."""
-        return [self.hang(port=port), self.silence_watches(port=port)]
+        packets; removing the faults brings the server back, held requests included."""
+        return [self.hang(port=port, until_removed=True), self.silence_watches(port=port)]
 
     def error_rate(
         self,
@@ -302,13 +310,16 @@ class FaultInjector:
     def remove(self, fault: Fault) -> None:
         if fault in self.faults:
             self.faults.remove(fault)
+        if fault.release is not None:
+            fault.release.set()
 
     def remove_all(self, faults: Sequence[Fault]) -> None:
         for fault in faults:
             self.remove(fault)
 
     def clear(self) -> None:
-        self.faults.clear()
+        for fault in list(self.faults):
+            self.remove(fault)
 
     def silenced(self, resources: tuple[str, ...], path: str, port: int = 0) -> bool:
         """Whether a watch stream on ``path`` must stay quiet now."""
@@ -328,7 +339,8 @@ class FaultInjector:
                 continue
             fault.consume()
             plan.latency += fault.latency
-            plan.hang = plan.hang or fault.hang
+            if fault.hang and not plan.hang:
+                plan.hang, plan.release = True, fault.release
             plan.reset = plan.reset or fault.reset
             if fault.status is not None:
                 plan.error = fault.error()

@@ -248,8 +248,7 @@ class FakeApiServer:
             if plan.latency:
                 await asyncio.sleep(plan.latency)
             if plan.hang:
-                await self._stopping.wait()  # the client gives up first, or the server stops
-                raise ApiError(503, "ServiceUnavailable", "the server is shutting down")
+                await self._hold(plan.release)
             if plan.reset:
                 self._record(request, verb, resource, 0, port)
                 return _reset(request)
@@ -277,6 +276,19 @@ class FakeApiServer:
             response = _error_response(error)
         self._record(request, verb, resource, response.status, port)
         return response
+
+    async def _hold(self, release: asyncio.Event | None) -> None:
+        """Wait until ``release`` is set (None: never); the client may give up first."""
+        waits = [asyncio.ensure_future(self._stopping.wait())]
+        if release is not None:
+            waits.append(asyncio.ensure_future(release.wait()))
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waits:
+                waiter.cancel()
+        if self._stopping.is_set():
+            raise ApiError(503, "ServiceUnavailable", "the server is shutting down")
 
     def _record(
         self, request: web.Request, verb: str, resource: str, code: int, port: int = 0
