@@ -95,7 +95,7 @@ class Deletion:
 class Monitor:
     world: FaultWorld
     guarded: list[Deletion] = field(default_factory=list)  # deletions with pods on the node
-    judged: set[str] = field(default_factory=set)  # deletions already looked at
+    judged: set[str] = field(default_factory=set)  # Nodes whose deletion was looked at
     vms_created: dict[str, str] = field(default_factory=dict)  # VM name -> tenant
     nodes_used: set[str] = field(default_factory=set)  # Nodes that had a workload pod bound
     controller_writes: int = 0
@@ -136,11 +136,11 @@ class Monitor:
 
     def _management_request(self, info: RequestInfo) -> None:
         world = self.world
-        if info.port == world.management_port and info.verb == "delete":
-            if info.resource == "virtualmachines":
-                tenant = world.tenant_of_vm_namespace(info.namespace)
-                if tenant is not None:
-                    self._judge(tenant, f"VM {info.namespace}/{info.name}", info.name)
+        deleting = info.port == world.management_port and info.verb == "delete"
+        if deleting and info.resource == "virtualmachines":
+            tenant = world.tenant_of_vm_namespace(info.namespace)
+            if tenant is not None:
+                self._judge(tenant, f"VM {info.namespace}/{info.name}", info.name)
         self._count_write(info.verb, info.resource, info.port, world.management_port)
 
     def _management_response(self, entry: AuditEntry) -> None:
@@ -153,9 +153,9 @@ class Monitor:
 
     def _tenant_request(self, tenant: Tenant) -> Callable[[RequestInfo], None]:
         def hook(info: RequestInfo) -> None:
-            if info.port == tenant.controller_port and info.verb == "delete":
-                if info.resource == "nodes":
-                    self._judge(tenant, f"Node {info.name}", info.name)
+            deleting = info.port == tenant.controller_port and info.verb == "delete"
+            if deleting and info.resource == "nodes":
+                self._judge(tenant, f"Node {info.name}", info.name)
             self._count_write(info.verb, info.resource, info.port, tenant.controller_port)
 
         return hook
@@ -173,9 +173,10 @@ class Monitor:
         return hook
 
     def _judge(self, tenant: Tenant, what: str, node: str) -> None:
-        if what in self.judged:
+        # One judgement per Node: the VM's deletion, or the Node's when it comes first.
+        if node in self.judged:
             return
-        self.judged.add(what)
+        self.judged.add(node)
         pods = workload_pods_on(tenant.server, node)
         if pods:
             names = [f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in pods]

@@ -10,7 +10,6 @@ the API servers' state; see :mod:`fault_invariants`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -29,7 +28,7 @@ SETTLE = 5.0  # longer than a NodePool's scale-down-unneeded-time plus a pass
 POLL = 0.1
 WEB, API = "web", "api"
 TEAM_A, TEAM_B = "team-a", "team-b"
-WORKLOADS = {TEAM_A: {WEB: 6}, TEAM_B: {API: 2}}
+WORKLOADS = {TEAM_A: {WEB: 6}, TEAM_B: {API: 2}}  # replicas at the start of a run
 
 
 @dataclass
@@ -114,7 +113,7 @@ class Run:
         self.faults: list[tuple[object, Fault]] = []
 
     def scale(self, tenant: str, workload: str, replicas: int) -> None:
-        self.world.tenants[tenant].workloads[workload].scale(replicas)
+        self.world.tenants[tenant].scale(workload, replicas)
 
     def clear_faults(self) -> None:
         for server, _ in self.world.servers():
@@ -140,24 +139,32 @@ class Run:
 # Categories -----------------------------------------------------------------------------
 
 
-async def error_rates(run: Run, rate: float) -> None:
+async def error_rates(run: Run, rate: float, rounds: int = 2) -> None:
     """Errors (500, 429 with Retry-After, connection resets) on every request the controller
-    sends to either cluster, while the demand falls and then grows again."""
-
-    def inject() -> None:
+    sends to either cluster while web shrinks (and, in the second round, grows again); each
+    round clears the errors afterwards."""
+    for replicas in (2, 6)[:rounds]:
         for server, port in run.world.servers():
             server.faults.error_rate(rate, port=port)
+        before = run.world.tenants[TEAM_A].desired()[WEB]
+        run.scale(TEAM_A, WEB, replicas)
+        await run.phase(f"{rate:.0%} errors, web {before}->{replicas}")
+        run.clear_faults()
+        await run.phase("errors cleared")
 
-    inject()
+
+async def failed_cordons(run: Run, status: int) -> None:
+    """Every cordon (Node patch) of team-a fails while web shrinks; once they succeed again
+    the empty nodes must go."""
+    a = run.world.tenants[TEAM_A]
+    a.server.faults.fail(
+        status=status, times=None, verb="patch", resource="nodes", port=a.controller_port
+    )
     run.scale(TEAM_A, WEB, 2)
-    await run.phase(f"{rate:.0%} errors, web 6->2")
+    hold = max(2 * run.world.window, 8.0)
+    await run.phase(f"cordons fail with {status}, web 6->2", within=hold, hold=hold)
     run.clear_faults()
-    await run.phase("errors cleared")
-    inject()
-    run.scale(TEAM_A, WEB, 6)
-    await run.phase(f"{rate:.0%} errors, web 2->6")
-    run.clear_faults()
-    await run.phase("errors cleared again")
+    await run.phase("cordons work again")
 
 
 WATCH_FAULTS = ("never-starts", "silent", "dropped")
@@ -181,14 +188,15 @@ def _watch_fault(run: Run, kind: str, server_name: str, resource: str) -> None:
 
 
 async def tenant_pod_watch(run: Run, kind: str) -> None:
-    """team-a's pod watch fails just after web shrank, and web grows again at once: the pods
-    bound to the nodes the controller saw empty must keep their nodes."""
+    """team-a's pod watch fails just after web shrank, and web grows back at once: the pods
+    bound to the nodes the controller saw empty must keep their nodes (the nodes are full
+    again, so an evicted pod has nowhere to go and its budget refuses the next eviction)."""
     hold = max(2 * run.world.window, 8.0)
     run.scale(TEAM_A, WEB, 2)
     await asyncio.sleep(1.0)  # the controller sees the shrink; its unneeded timer runs
     _watch_fault(run, kind, TEAM_A, "pods")
-    run.scale(TEAM_A, WEB, 5)
-    await run.phase(f"pod watch {kind}, web 6->2->5", within=hold, hold=hold)
+    run.scale(TEAM_A, WEB, 6)
+    await run.phase(f"pod watch {kind}, web 6->2->6", within=hold, hold=hold)
     run.clear_faults()
     await run.phase("pod watch back")
 
@@ -224,8 +232,7 @@ async def blackhole(run: Run, _: object = None) -> None:
     await run.phase("team-b back")
     result = run.result
     result.detail = (
-        f"Connected=False after {_seconds(lost)} (window {window:g}s), "
-        f"back after {_seconds(back)}"
+        f"Connected=False after {_seconds(lost)} (window {window:g}s), back after {_seconds(back)}"
     )
     if lost is None or lost > window:
         result.notes.append(f"team-b not Connected=False within {window:g}s: {_seconds(lost)}")
@@ -233,9 +240,11 @@ async def blackhole(run: Run, _: object = None) -> None:
         result.notes.append(f"team-b not Connected within {2 * window:g}s: {_seconds(back)}")
 
 
-async def kill_at_write(run: Run, point: tuple[int, str]) -> None:
+async def kill_at_write(
+    run: Run, point: tuple[int, str], steps: tuple[int, ...] = (2, 6, 3)
+) -> None:
     """SIGKILL the controller at its n-th write (leases and events aside), before that write is
-    served or once it is answered, then start it again."""
+    served or once it is answered, then start it again; web goes through ``steps``."""
     number, when = point
     world, monitor = run.world, run.monitor
     restarted: list[asyncio.Task[None]] = []
@@ -252,9 +261,10 @@ async def kill_at_write(run: Run, point: tuple[int, str]) -> None:
             restarted.append(asyncio.get_running_loop().create_task(restart()))
 
     target: list[str] = []
+    base = monitor.controller_writes  # writes of the first convergence do not count
 
     def before(count: int, what: str) -> None:
-        if count == number:
+        if count - base == number:
             if when == "before":
                 kill(what)
             else:
@@ -266,12 +276,10 @@ async def kill_at_write(run: Run, point: tuple[int, str]) -> None:
 
     monitor.before_write.append(before)
     monitor.after_write.append(after)
-    run.scale(TEAM_A, WEB, 2)
-    await run.phase("web 6->2")
-    run.scale(TEAM_A, WEB, 6)
-    await run.phase("web 2->6")
-    run.scale(TEAM_A, WEB, 3)
-    await run.phase("web 6->3")
+    for replicas in steps:
+        before_scale = world.tenants[TEAM_A].desired()[WEB]
+        run.scale(TEAM_A, WEB, replicas)
+        await run.phase(f"web {before_scale}->{replicas}")
     for task in restarted:
         await task
     run.result.detail = f"killed {when} write {number}: {killed[0] if killed else 'never'}"
@@ -288,7 +296,6 @@ async def run_case(
     category: str, body: Category, param: object, seed: int, workdir: Path
 ) -> RunResult:
     result = RunResult(category, seed)
-    workdir.mkdir(parents=True, exist_ok=True)
     try:
         async with asyncio.timeout(RUN_TIMEOUT), fault_world(workdir, seed, WORKLOADS) as world:
             monitor = Monitor(world)
@@ -316,9 +323,6 @@ async def run_case(
         result.error = f"run did not finish within {RUN_TIMEOUT:g}s"
     except Exception as error:  # a broken run is a figure too, never a crash of the suite
         result.error = f"{type(error).__name__}: {error}"
-    finally:
-        with contextlib.suppress(Exception):
-            (workdir / "result.txt").write_text("\n".join(result.failures) + "\n")
     return result
 
 
@@ -326,6 +330,8 @@ def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     if not ordered:
         return float("nan")
-    return statistics.quantiles(ordered, n=100, method="inclusive")[int(share * 100) - 1] if len(
-        ordered
-    ) > 1 else ordered[0]
+    return (
+        statistics.quantiles(ordered, n=100, method="inclusive")[int(share * 100) - 1]
+        if len(ordered) > 1
+        else ordered[0]
+    )

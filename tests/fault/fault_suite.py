@@ -30,6 +30,7 @@ from fault_scenarios import (  # noqa: E402
     RunResult,
     blackhole,
     error_rates,
+    failed_cordons,
     kill_at_write,
     management_vm_watch,
     run_case,
@@ -54,6 +55,7 @@ def cases(seeds: int) -> Iterator[tuple[Case, int]]:
     plain += [Case(f"tenant pod watch {kind}", tenant_pod_watch, kind) for kind in WATCH_FAULTS]
     plain += [Case(f"management VM watch {k}", management_vm_watch, k) for k in WATCH_FAULTS]
     plain.append(Case("blackholed tenant", blackhole, None))
+    plain.append(Case("failed cordons", failed_cordons, 500))
     for seed in range(1, seeds + 1):
         for case in plain:
             yield case, seed
@@ -120,9 +122,13 @@ async def main_async(args: argparse.Namespace) -> int:
             skipped += 1
             continue
         workdir = root / f"{index:03d}-{case.label.replace(' ', '_').replace('%', 'pc')}-{seed}"
+        workdir.mkdir(parents=True, exist_ok=True)
         result = await run_case(case.label, case.body, case.param, seed, workdir)
         results.append(result)
         print(describe(result), flush=True)
+        (workdir / "result.txt").write_text(
+            "\n".join([describe(result), *result.failures, *result.info]) + "\n"
+        )
         for line in result.info:
             if line not in shown:
                 shown.add(line)

@@ -26,6 +26,7 @@ from controller_world import (
     host,
     items,
     nodepool,
+    patch,
     put,
     tenant_cluster,
 )
@@ -49,6 +50,7 @@ from autoscaler.sim.apiserver.crds import KUBEVIRT_CRDS
 from autoscaler.sim.kubeconfig import write_kubeconfig
 
 POD_CPU, POD_MEMORY = "500m", "512Mi"
+PDBS = "poddisruptionbudgets.policy"
 POOL = "general"
 # Small VMs, so that a workload spans several and a shrink empties some.
 POOL_CPU, POOL_MEMORY = "1-2", "2Gi-4Gi"
@@ -101,13 +103,28 @@ def inactivity_window(settings: dict[str, Any]) -> float:
     return DEFAULT_WINDOW
 
 
-def pdb(name: str, max_unavailable: int = 1) -> dict[str, Any]:
+def pdb(name: str, replicas: int) -> dict[str, Any]:
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
         "metadata": {"name": name, "namespace": "default"},
-        "spec": {"maxUnavailable": max_unavailable, "selector": {"matchLabels": {"app": name}}},
+        "spec": {
+            "minAvailable": min_available(replicas),
+            "selector": {"matchLabels": {"app": name}},
+        },
     }
+
+
+def min_available(replicas: int) -> int:
+    """One pod of a workload may be disrupted at a time.
+
+    An integer minAvailable, kept at replicas - 1 as the workload scales, rather than
+    maxUnavailable: for maxUnavailable the disruption controller takes the expected count from
+    the owner's scale (pkg/controller/disruption/disruption.go, getExpectedPodCount), which the
+    fake server, serving no ReplicaSets, cannot read; for an integer minAvailable both count the
+    pods, so the fake refuses the same evictions as a real server.
+    """
+    return max(0, replicas - 1)
 
 
 @dataclass
@@ -124,6 +141,11 @@ class Tenant:
     def desired(self) -> dict[str, int]:
         return {name: agent.replicas for name, agent in self.workloads.items()}
 
+    def scale(self, workload: str, replicas: int) -> None:
+        budget = {"spec": {"minAvailable": min_available(replicas)}}
+        patch(self.server, PDBS, workload, budget, "default")
+        self.workloads[workload].scale(replicas)
+
 
 class Controller:
     """``kubevirt-autoscaler run`` as a child process, started, killed and restarted."""
@@ -135,9 +157,14 @@ class Controller:
         self.process: asyncio.subprocess.Process | None = None
         self.starts = 0
         self.kills = 0
+        self.closed = False
         self._log: TextIO | None = None
 
     async def start(self) -> None:
+        if self.closed:
+            return  # the world is going away; a late restart must not outlive it
+        if self._log is not None:
+            self._log.close()
         self._log = self.log_file.open("a")
         self._log.write(f"--- start {self.starts + 1}\n")
         self._log.flush()
@@ -183,6 +210,7 @@ class Controller:
             await self.process.wait()
 
     async def stop(self) -> None:
+        self.closed = True
         process = self.process
         if process is not None and process.returncode is None:
             process.send_signal(signal.SIGTERM)
@@ -275,14 +303,12 @@ async def fault_world(
             agent_config = KubevirtAgentConfig(
                 namespace=tenant.vm_namespace, timing=timing, seed=seed
             )
-            await stack.enter_async_context(
-                KubevirtAgent(management_api, tenant_api, agent_config)
-            )
+            await stack.enter_async_context(KubevirtAgent(management_api, tenant_api, agent_config))
             await stack.enter_async_context(
                 SchedulerAgent(tenant_api, SchedulerConfig(retry_seconds=0.2))
             )
             for workload, replicas in sizes.items():
-                put(server, "poddisruptionbudgets.policy", pdb(workload), "default")
+                put(server, PDBS, pdb(workload, replicas), "default")
                 template = workload_pod_template(workload, POD_CPU, POD_MEMORY)
                 agent = ReplicaSetAgent(tenant_api, "default", workload, replicas, template)
                 tenant.workloads[workload] = await stack.enter_async_context(agent)

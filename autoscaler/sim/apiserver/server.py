@@ -30,7 +30,7 @@ from aiohttp import web
 from autoscaler.sim.apiserver import discovery, errors
 from autoscaler.sim.apiserver.crds import CrdSource
 from autoscaler.sim.apiserver.errors import ApiError, success_status
-from autoscaler.sim.apiserver.faults import FaultInjector
+from autoscaler.sim.apiserver.faults import FaultInjector, FaultPlan
 from autoscaler.sim.apiserver.registry import JSON_PATCH, ListResult, Registry
 from autoscaler.sim.apiserver.resources import PODS, ResourceType
 from autoscaler.sim.apiserver.store import Record, dump
@@ -238,22 +238,20 @@ class FakeApiServer:
             self._authorize(request)
             answer = self._discovery(path, request)
             if answer is not None:
-                return _json_response(answer)
+                # Faults that name no resource (a blackhole, an error rate) reach discovery and
+                # /version too, as they would on a real network.
+                plan = self.faults.plan("get", (), path, port)
+                reset = await self._suffer(plan, request, "get", "", port)
+                return reset or _json_response(answer)
             target = self._route(request)
             verb = target.verb
             sub = f"/{target.subresource}" if target.subresource else ""
             resource = target.rtype.plural + sub
             resources = (resource, target.rtype.group_resource + sub)
             plan = self.faults.plan(verb, resources, path, port)
-            if plan.latency:
-                await asyncio.sleep(plan.latency)
-            if plan.hang:
-                await self._hold(plan.release)
-            if plan.reset:
-                self._record(request, verb, resource, 0, port)
-                return _reset(request)
-            if plan.error is not None:
-                raise plan.error
+            reset = await self._suffer(plan, request, verb, resource, port)
+            if reset is not None:
+                return reset
             info = RequestInfo(verb, resource, target.namespace, target.name, port)
             for hook in self.request_hooks:
                 hook(info)
@@ -276,6 +274,21 @@ class FakeApiServer:
             response = _error_response(error)
         self._record(request, verb, resource, response.status, port)
         return response
+
+    async def _suffer(
+        self, plan: FaultPlan, request: web.Request, verb: str, resource: str, port: int
+    ) -> web.StreamResponse | None:
+        """Apply the faults' latency, hold and error; a reset connection is returned."""
+        if plan.latency:
+            await asyncio.sleep(plan.latency)
+        if plan.hang:
+            await self._hold(plan.release)
+        if plan.reset:
+            self._record(request, verb, resource, 0, port)
+            return _reset(request)
+        if plan.error is not None:
+            raise plan.error
+        return None
 
     async def _hold(self, release: asyncio.Event | None) -> None:
         """Wait until ``release`` is set (None: never); the client may give up first."""
