@@ -256,7 +256,7 @@ class FakeApiServer:
             for hook in self.request_hooks:
                 hook(info)
             if verb == "watch":
-                self._record(request, verb, resource, 200, port)
+                self._record(request, verb, resource, 200)
 
                 def silenced() -> bool:
                     return self.faults.silenced(resources, path, port)
@@ -272,7 +272,7 @@ class FakeApiServer:
             response = await self._serve(request, target)
         except ApiError as error:
             response = _error_response(error)
-        self._record(request, verb, resource, response.status, port)
+        self._record(request, verb, resource, response.status)
         return response
 
     async def _suffer(
@@ -284,7 +284,7 @@ class FakeApiServer:
         if plan.hang:
             await self._hold(plan.release)
         if plan.reset:
-            self._record(request, verb, resource, 0, port)
+            self._record(request, verb, resource, 0)
             return _reset(request)
         if plan.error is not None:
             raise plan.error
@@ -303,11 +303,15 @@ class FakeApiServer:
         if self._stopping.is_set():
             raise ApiError(503, "ServiceUnavailable", "the server is shutting down")
 
-    def _record(
-        self, request: web.Request, verb: str, resource: str, code: int, port: int = 0
-    ) -> None:
+    def _record(self, request: web.Request, verb: str, resource: str, code: int) -> None:
         entry = AuditEntry(
-            request.method, request.path, dict(request.query), verb, resource, code, port
+            request.method,
+            request.path,
+            dict(request.query),
+            verb,
+            resource,
+            code,
+            _local_port(request),
         )
         self.audit.append(entry)
         for hook in self.response_hooks:
