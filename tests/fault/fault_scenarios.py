@@ -220,17 +220,30 @@ async def blackhole(run: Run, _: object = None) -> None:
     world = run.world
     window = world.window
     b = world.tenants[TEAM_B]
+    a_disconnected: list[float] = []
+    sampling = True
+
+    async def watch_team_a() -> None:
+        while sampling:
+            if world.tenant_connected(TEAM_A) is not True:
+                a_disconnected.append(time.monotonic())
+            await asyncio.sleep(POLL)
+
+    sampler = asyncio.create_task(watch_team_a())
     faults = b.server.faults.blackhole(port=b.controller_port)
     run.scale(TEAM_A, WEB, 3)
     run.scale(TEAM_B, API, 1)
     lost = await wait_for(lambda: world.tenant_connected(TEAM_B) is False, 3 * window)
-    team_a = await run.phase("team-b blackholed, team-a web 6->3", tenants=[TEAM_A])
-    hold = max(2 * window, 8.0) - (team_a.converged_after or 0)
-    await asyncio.sleep(max(0.0, hold))
+    hold = max(2 * window, 8.0)
+    await run.phase("team-b blackholed, team-a web 6->3", tenants=[TEAM_A], hold=hold)
     b.server.faults.remove_all(faults)
     back = await wait_for(lambda: world.tenant_connected(TEAM_B) is True, 4 * window)
     await run.phase("team-b back")
+    sampling = False
+    await sampler
     result = run.result
+    if a_disconnected:
+        result.notes.append(f"team-a was not Connected for {len(a_disconnected)} samples")
     result.detail = (
         f"Connected=False after {_seconds(lost)} (window {window:g}s), back after {_seconds(back)}"
     )
@@ -282,7 +295,10 @@ async def kill_at_write(
         await run.phase(f"web {before_scale}->{replicas}")
     for task in restarted:
         await task
-    run.result.detail = f"killed {when} write {number}: {killed[0] if killed else 'never'}"
+    writes = monitor.controller_writes - base
+    run.result.detail = (
+        f"killed {when} write {number}: {killed[0] if killed else 'never'}, {writes} writes"
+    )
 
 
 Category = Callable[[Run, object], Awaitable[None]]

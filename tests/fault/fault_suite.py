@@ -38,7 +38,15 @@ from fault_scenarios import (  # noqa: E402
 )
 
 # Kill points: the n-th controller write, killed before it is served or once it is answered.
-KILL_POINTS = ((1, "after"), (2, "before"), (4, "after"), (7, "before"), (12, "after"))
+KILL_POINTS = (
+    (1, "after"),
+    (2, "before"),
+    (4, "after"),
+    (7, "before"),
+    (12, "after"),
+    (20, "before"),
+    (30, "after"),
+)
 
 
 @dataclass(frozen=True)
