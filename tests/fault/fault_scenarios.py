@@ -10,7 +10,6 @@ the API servers' state; see :mod:`fault_invariants`).
 from __future__ import annotations
 
 import asyncio
-import statistics
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -312,6 +311,7 @@ async def run_case(
     category: str, body: Category, param: object, seed: int, workdir: Path
 ) -> RunResult:
     result = RunResult(category, seed)
+    monitor: Monitor | None = None
     try:
         async with asyncio.timeout(RUN_TIMEOUT), fault_world(workdir, seed, WORKLOADS) as world:
             monitor = Monitor(world)
@@ -332,22 +332,13 @@ async def run_case(
             await run.phase("settled")
             for tenant in world.tenants.values():
                 result.leaked += [f"{tenant.name}: {item}" for item in leftovers(world, tenant)]
-            result.guarded = list(monitor.guarded)
-            result.pdb_violations = monitor.pdb_violations
-            result.duplicated = monitor.idle_launches()
     except TimeoutError:
         result.error = f"run did not finish within {RUN_TIMEOUT:g}s"
     except Exception as error:  # a broken run is a figure too, never a crash of the suite
         result.error = f"{type(error).__name__}: {error}"
+    finally:
+        if monitor is not None:  # what the servers saw counts even when the run broke off
+            result.guarded = list(monitor.guarded)
+            result.pdb_violations = monitor.pdb_violations
+            result.duplicated = monitor.idle_launches()
     return result
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    return (
-        statistics.quantiles(ordered, n=100, method="inclusive")[int(share * 100) - 1]
-        if len(ordered) > 1
-        else ordered[0]
-    )
