@@ -28,6 +28,9 @@ ZONE_LABELS: Final = (ZONE_LABEL, REGION_LABEL)
 # Label values cannot hold every pool name (a NodePool name may be 253 characters long), so the
 # exact name also travels in this annotation and wins over the label when both are present.
 POOL_ANNOTATION: Final = "kvpool.io/pool-name"
+# On a VM launched to replace nodes (consolidation): their names, comma-separated, so that a
+# new leader links the replacement to the nodes it is to drain once it is up.
+REPLACES_ANNOTATION: Final = "kvpool.io/replaces"
 
 DNS_LABEL_MAX: Final = 63
 USER_DATA_SUFFIX: Final = "-userdata"
@@ -56,6 +59,12 @@ def _digest(*parts: str) -> str:
 def is_dns_label(text: str) -> bool:
     """RFC 1123 label: lowercase alphanumerics and '-', at most 63 characters."""
     return len(text) <= DNS_LABEL_MAX and bool(_DNS_LABEL.match(text))
+
+
+def replaced_nodes(value: str) -> tuple[str, ...]:
+    """The node names of a ``kvpool.io/replaces`` value; anything but DNS-1123 subdomains is
+    left out (the annotation can be edited by anyone who can edit the VM)."""
+    return tuple(sorted({n for n in (p.strip() for p in value.split(",")) if is_dns_subdomain(n)}))
 
 
 def is_dns_subdomain(text: str) -> bool:

@@ -16,6 +16,7 @@ from autoscaler.api import kubevirt as kv
 from autoscaler.api.naming import (
     HOSTNAME_LABEL,
     POOL_ANNOTATION,
+    REPLACES_ANNOTATION,
     ZONE_LABELS,
     is_dns_label,
     is_dns_subdomain,
@@ -60,6 +61,7 @@ class VMIdentity:
     pool: str
     shape: Shape
     image: ImageSource
+    replaces: tuple[str, ...] = ()  # the nodes a consolidation replacement is launched for
 
     def __post_init__(self) -> None:
         if not is_dns_label(self.name):
@@ -121,7 +123,7 @@ def build_vm(
             name=identity.name,
             namespace=identity.namespace,
             labels=labels,
-            annotations={POOL_ANNOTATION: identity.pool},
+            annotations=_annotations(identity),
         ),
         spec=kv.VirtualMachineSpec(
             run_strategy=options.run_strategy,
@@ -130,6 +132,13 @@ def build_vm(
         ),
     )
     return vm.to_dict()
+
+
+def _annotations(identity: VMIdentity) -> dict[str, str]:
+    annotations = {POOL_ANNOTATION: identity.pool}
+    if identity.replaces:
+        annotations[REPLACES_ANNOTATION] = ",".join(identity.replaces)
+    return annotations
 
 
 def build_user_data_secret(identity: VMIdentity, user_data: str) -> dict[str, Any]:

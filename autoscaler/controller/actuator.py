@@ -260,6 +260,7 @@ class Actuator:
                         user_data=user_data,
                         host=action.host,
                         zone_labels=action.zone.labels,
+                        replaces=action.replaces,
                     )
                 )
                 result = "success"

@@ -38,6 +38,7 @@ class LaunchVM:
     pods: tuple[str, ...] = ()  # keys of the pending pods this VM was sized for
     detail: str = ""
     zone: Zone = NO_ZONE  # the VM is pinned to this zone's hosts; its Node gets its labels
+    replaces: tuple[str, ...] = ()  # nodes drained once this VM is up (consolidation)
 
 
 @dataclass(frozen=True, slots=True)

@@ -237,6 +237,7 @@ class VirtualMachine:
     node_name: str | None = None  # the Node it registered as, once it has
     reason: str = ""  # why it is in this phase, when the backend says (e.g. Unschedulable)
     zone: Zone = NO_ZONE  # the zone it is pinned to; its Node registers with these labels
+    replaces: tuple[str, ...] = ()  # nodes this VM was launched to replace (consolidation)
 
 
 @dataclass(frozen=True, slots=True)

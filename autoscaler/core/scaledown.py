@@ -27,7 +27,7 @@ from autoscaler.core.drift import Rotation, rotation
 from autoscaler.core.eviction import Blocker, movable_pods
 from autoscaler.core.future_node import future_node
 from autoscaler.core.lifecycle import LifecycleResult
-from autoscaler.core.model import Node, Pod, PodPhase, Pool, Snapshot
+from autoscaler.core.model import Node, Pod, PodPhase, Pool, Snapshot, VMPhase
 from autoscaler.core.nodecache import NodeCache, blocking_pdbs_by_namespace
 from autoscaler.core.predicates import NodeState
 from autoscaler.core.scheduling import place
@@ -279,6 +279,7 @@ class ScaleDown:
         ``scale_up_pools`` are the pools the next scale-up would launch into;
         ``launched_now`` are the pods this pass's scale-up launches VMs for.
         """
+        self._link_replacements(snapshot, pools, now)
         run = _Pass(
             self,
             snapshot,
@@ -292,6 +293,27 @@ class ScaleDown:
             frozenset(launched_now),
         )
         return run.result()
+
+    def _link_replacements(self, snapshot: Snapshot, pools: Sequence[Pool], now: float) -> None:
+        """Replacements launched before this instance took over (a new leader, a restart),
+        linked to the nodes they replace by the record on the VM, so that those nodes are
+        drained once it is up instead of the replacement sitting empty."""
+        valid = {pool.name for pool in pools if pool.settings is not None}
+        nodes = {node.name: node for node in snapshot.nodes}
+        for vm in sorted(snapshot.vms, key=lambda v: (v.created, v.name)):
+            if not vm.replaces or vm.pool not in valid or vm.pool in self.replacing:
+                continue
+            if vm.phase in (VMPhase.FAILED, VMPhase.DELETING):
+                continue
+            if now - vm.created > REPLACEMENT_DEADLINE:
+                continue
+            waiting = tuple(
+                name
+                for name in vm.replaces
+                if name in nodes and not nodes[name].unschedulable and not nodes[name].deleting
+            )
+            if waiting:
+                self.replacing[vm.pool] = Replacement(waiting, vm.created)
 
 
 class _Pass:
@@ -538,6 +560,7 @@ class _Pass:
             launch,
             reason=Reason.UNDERUTILIZED,
             detail=f"replaces {', '.join(names)} with one cheaper VM",
+            replaces=names,
         )
 
     def _shape_costs(self) -> dict[str, float]:

@@ -160,6 +160,7 @@ class KubeVirtProvider:
                 request.pool,
                 request.shape,
                 request.image,
+                replaces=request.replaces,
             )
             vm = build_vm(
                 identity, host=request.host, options=self.options, zone=request.zone_labels

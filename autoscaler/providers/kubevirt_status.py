@@ -18,7 +18,9 @@ from autoscaler.api.naming import (
     POOL_ANNOTATION,
     POOL_LABEL,
     REGION_LABEL,
+    REPLACES_ANNOTATION,
     ZONE_LABEL,
+    replaced_nodes,
 )
 from autoscaler.api.policy import Shape
 from autoscaler.api.quantity import QuantityError
@@ -230,6 +232,7 @@ def to_core_vm(
         node_name=None,
         reason=status.reason,
         zone=pinned_zone(vm),
+        replaces=replaced_nodes(_str(annotations.get(REPLACES_ANNOTATION))),
     )
 
 

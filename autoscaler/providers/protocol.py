@@ -25,6 +25,7 @@ class LaunchRequest:
     host: str | None = None  # the host the plan packed the VM onto; a hint unless pinned
     # Zone and region labels the VM's host must carry (the zone the plan put it in).
     zone_labels: Mapping[str, str] = field(default_factory=dict)
+    replaces: tuple[str, ...] = ()  # nodes this VM replaces (consolidation), recorded on it
 
     def __repr__(self) -> str:
         # user_data holds a bootstrap token: keep it out of logs and tracebacks.

@@ -124,3 +124,44 @@ def test_a_removal_that_takes_room_planned_for_pending_pods_is_dropped() -> None
     later = world(nodes, pods, vms=[*(vm_for(n) for n in nodes), booting])
     plan = autoscaler.decide(later, UNNEEDED)
     assert plan.actions == ()
+
+
+def test_a_new_instance_drains_the_nodes_a_replacement_it_did_not_launch_is_for() -> None:
+    first = Autoscaler(CONFIG)
+    snapshot = busy_nodes()
+    first.decide(snapshot, 0.0)
+    [launch] = of_type(first.decide(snapshot, UNNEEDED), LaunchVM)
+    assert isinstance(launch, LaunchVM)
+    assert launch.replaces == ("n1", "n2", "n3")  # recorded on the VM
+
+    # Another instance takes over while the replacement boots, knowing only the VM's record.
+    alloc = node_allocatable(launch.shape)
+    ready_node = make_node("r", cpu=alloc.cpu, memory=alloc.memory, created=UNNEEDED + 90)
+    replacement = vm_for(ready_node, shape=launch.shape, replaces=launch.replaces)
+    ready = world(
+        [*snapshot.nodes, ready_node],
+        snapshot.pods,
+        pools=snapshot.pools,
+        vms=[*(vm_for(n) for n in snapshot.nodes), replacement],
+    )
+    second = Autoscaler(CONFIG)
+    plan = second.decide(ready, UNNEEDED + 120)
+    assert sorted(names(of_type(plan, DrainNode))) == ["n1", "n2", "n3"]
+    assert all("replaced by a cheaper VM" in a.detail for a in of_type(plan, CordonNode))
+    assert of_type(plan, LaunchVM) == []
+
+
+def test_a_replacement_record_past_its_deadline_or_naming_drained_nodes_is_ignored() -> None:
+    snapshot = busy_nodes()
+    late = vm_for(make_node("r"), replaces=("n1", "n2", "n3"), created=0.0)
+    ready_node = make_node("r", created=0.0)
+    old = world(
+        [*snapshot.nodes, ready_node],
+        snapshot.pods,
+        pools=snapshot.pools,
+        vms=[*(vm_for(n) for n in snapshot.nodes), late],
+    )
+    plan = Autoscaler(CoreConfig(scale_down_validation_delay=0.0, consolidation=False)).decide(
+        old, 2 * 3600.0
+    )
+    assert of_type(plan, DrainNode) == []

@@ -6,7 +6,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autoscaler.api.naming import POOL_ANNOTATION
+from autoscaler.api.naming import POOL_ANNOTATION, REPLACES_ANNOTATION
 from autoscaler.api.policy import DataVolumeSource, ImageSource, Shape
 from autoscaler.api.vmbuilder import VMIdentity, build_vm
 from autoscaler.core.model import NO_ZONE, VMPhase, Zone
@@ -66,6 +66,21 @@ def test_exact_pool_name_comes_from_the_annotation() -> None:
     obj = vm_object()
     obj["metadata"]["annotations"][POOL_ANNOTATION] = "a-very-long.pool-name"
     assert to_core_vm(obj, None, {}).pool == "a-very-long.pool-name"
+
+
+def test_a_replacement_carries_the_nodes_it_replaces() -> None:
+    identity = VMIdentity("vm-1", "ns", "team-a", "general", SHAPE, CONTAINER_DISK, ("n2", "n1"))
+    obj = build_vm(identity)
+    assert obj["metadata"]["annotations"][REPLACES_ANNOTATION] == "n2,n1"
+    assert to_core_vm(obj, None, {}).replaces == ("n1", "n2")
+    assert REPLACES_ANNOTATION not in vm_object()["metadata"]["annotations"]
+    assert to_core_vm(vm_object(), None, {}).replaces == ()
+
+
+def test_a_replaces_record_keeps_only_node_names() -> None:
+    obj = vm_object()
+    obj["metadata"]["annotations"][REPLACES_ANNOTATION] = " n1 ,,Bad_Name,n1,n-2.x"
+    assert to_core_vm(obj, None, {}).replaces == ("n-2.x", "n1")
 
 
 def test_deleting_vm() -> None:
