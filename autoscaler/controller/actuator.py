@@ -320,8 +320,10 @@ class Actuator:
     async def _verify_removal(self, action: DeleteVM, node: str, pool: str) -> None:
         """Raise DeletionHeld unless the live state allows deleting the VM of ``node``.
 
-        A VM whose Node never registered (``action.node`` is None) needs only the Node to be
-        absent; once it exists, or for any registered node, the pods on it are checked.
+        A VM decided on as never registered (``action.node`` is None) is deleted only if its
+        Node does not exist live: if it registered meanwhile, the decision was taken without
+        it and is taken again on a view that shows it. For a registered node, the pods on it
+        are checked.
         """
         try:
             live = await read_live_node(self._api, node, self.options.verify_timeout)
@@ -337,6 +339,13 @@ class Actuator:
             )
             log.warning("%s [%s]", message, action.reason)
             raise DeletionHeld(message) from exc
+        if action.node is None and live.exists:
+            message = (
+                f"VM {action.vm} is not deleted: its Node registered after the decision "
+                f"({action.reason}), which is taken again"
+            )
+            log.info("%s", message)
+            raise DeletionHeld(message, live.blocking)
         if live.clear:
             return
         await self._report_held(action, live, pool)
