@@ -411,6 +411,8 @@ class Actuator:
                 return
             if result.done:
                 log.info("node %s drained (%d pod(s) evicted)", node, len(result.evicted))
+            elif result.not_started:
+                log.warning("drain of node %s not done: %s", node, result.not_started)
             else:
                 log.info(
                     "node %s not drained yet: %d pod(s) held by disruption budgets, %d remaining",

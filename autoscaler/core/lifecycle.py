@@ -69,6 +69,18 @@ def _is_live_node(status: VMStatus) -> bool:
     return node is not None and not node.deleting and status.phase is not LaunchPhase.DELETING
 
 
+def _hosting_workload(snapshot: Snapshot) -> set[str]:
+    """Nodes with pods other than DaemonSet and static ones bound to them: such a node was
+    Ready once, even if this instance (a new leader, a restarted process) never saw it so. A
+    registering node carries ``node.kubernetes.io/not-ready``, which only DaemonSet pods and
+    the like tolerate."""
+    return {
+        pod.node_name
+        for pod in snapshot.pods
+        if pod.node_name is not None and pod.owner_kind not in ("DaemonSet", "Node")
+    }
+
+
 def launch_phase(vm: VirtualMachine, node: Node | None) -> LaunchPhase:
     if vm.phase is VMPhase.DELETING:
         return LaunchPhase.DELETING
@@ -151,9 +163,12 @@ class Lifecycle:
         actions: list[DeleteVM] = []
         unhealthy: list[VMStatus] = []
 
+        hosting = _hosting_workload(snapshot)
         for vm in sorted(snapshot.vms, key=lambda v: v.name):
             node = node_of(vm, nodes)
             phase = launch_phase(vm, node)
+            if phase is LaunchPhase.NODE_NOT_READY and node is not None and node.name in hosting:
+                self._seen_ready.add(vm.name)  # seen Ready by whoever placed its pods
             if phase is LaunchPhase.NODE_NOT_READY and vm.name in self._seen_ready:
                 # A node that was Ready once is no longer launching; repair looks after it.
                 phase = LaunchPhase.READY

@@ -105,6 +105,20 @@ def test_a_node_never_ready_is_left_to_the_launch_deadline() -> None:
     assert lifecycle.backoff_remaining("general", T0 + config.node_ready_deadline + 1) > 0
 
 
+def test_a_new_instance_knows_a_notready_node_hosting_workload_pods_was_ready_once() -> None:
+    config = CoreConfig()
+    lifecycle = Lifecycle(config)  # it never saw the node Ready
+    snapshot = world(
+        [make_node("general-0", ready=False, created=T0)], [make_pod("a", "general-0")]
+    )
+    assert lifecycle.step(snapshot, T0).actions == ()
+    # Not a launch that timed out: a node to repair after the repair delay.
+    assert lifecycle.step(snapshot, T0 + config.node_ready_deadline + 1).actions == ()
+    assert lifecycle.unhealthy_since("general-0") == T0
+    (action,) = lifecycle.step(snapshot, T0 + AFTER + 1).actions
+    assert action.reason is Reason.UNHEALTHY
+
+
 def test_the_valve_holds_repair_when_more_than_a_fifth_of_the_pool_is_notready() -> None:
     lifecycle = Lifecycle(CoreConfig())
     healthy = nodes(10)
