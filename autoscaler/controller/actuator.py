@@ -40,7 +40,7 @@ from autoscaler.core.actions import (
     UncordonNode,
 )
 from autoscaler.core.capacity import HostLedger
-from autoscaler.core.model import Pool
+from autoscaler.core.model import NO_ZONE, Pool
 from autoscaler.core.overhead import host_footprint
 from autoscaler.kube import errors
 from autoscaler.kube.bootstrap import TOKEN_NAMESPACE, VM_LABEL, create_bootstrap_token
@@ -269,9 +269,10 @@ class Actuator:
                 ]
                 self._boot.launched(name, min(since) if since else None)
                 log.info(
-                    "launched VM %s (%s) for %d pod(s): %s",
+                    "launched VM %s (%s) in %s for %d pod(s): %s",
                     name,
                     action.shape,
+                    action.zone,
                     len(action.pods),
                     action.reason,
                 )
@@ -437,9 +438,10 @@ class Actuator:
 def describe(step: Step) -> str:
     match step:
         case NamedLaunch(action=action, name=name):
+            zone = f" in zone {action.zone}" if action.zone != NO_ZONE else ""
             return (
-                f"launch VM {name} ({action.shape}, image {action.image}) in pool {action.pool} "
-                f"for {len(action.pods)} pod(s) [{action.reason}]"
+                f"launch VM {name} ({action.shape}, image {action.image}) in pool {action.pool}"
+                f"{zone} for {len(action.pods)} pod(s) [{action.reason}]"
             )
         case DeleteVM():
             node = f" and node {step.node}" if step.node else ""

@@ -143,6 +143,14 @@ def _launching_nodes(
     return states
 
 
+def _names_a_zone(pod: Pod) -> bool:
+    """Whether the pod's nodeSelector or required node affinity asks for a zone or region."""
+    keys = (ZONE_LABEL, REGION_LABEL)
+    if any(key in pod.node_selector for key in keys):
+        return True
+    return any(r.key in keys for t in pod.required_node_affinity for r in t.match_expressions)
+
+
 def _implied_zone(pool: Pool) -> Zone:
     """The zone a pool's template labels name, for a pool no host's zone matches."""
     return Zone(pool.labels.get(ZONE_LABEL, ""), pool.labels.get(REGION_LABEL, ""))
@@ -157,6 +165,12 @@ class _PoolChooser:
             key=lambda p: (-p.settings.weight if p.settings else 0, p.name),
         )
         zones = by_free_room(zones_of(snapshot.hosts), free_by_zone(snapshot.hosts)) or (NO_ZONE,)
+        named = sorted(str(zone) for zone in zones if zone != NO_ZONE)
+        self.zone_note = (
+            f"bare-metal hosts are in zone(s) {', '.join(named)}"
+            if named
+            else "no bare-metal host has zone or region labels"
+        )
         self.zones = {p.name: pool_zones(p, zones) or (_implied_zone(p),) for p in self.pools}
         self.overhead = {
             (p.name, zone): pool_daemonset_overhead(p, snapshot.daemonsets, zone)
@@ -194,7 +208,8 @@ class _PoolChooser:
                 elif first_reason is None:
                     first_reason = reason
             if pool.name not in admitted:
-                refusals.append(f"{pool.name}: {first_reason}")
+                note = f" ({self.zone_note})" if _names_a_zone(pod) else ""
+                refusals.append(f"{pool.name}: {first_reason}{note}")
         return admitted, refusals
 
     def new_resources(self, pool: Pool, pods: Sequence[Pod]) -> float:

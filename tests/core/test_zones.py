@@ -130,6 +130,10 @@ def test_pod_requiring_a_zone_without_hosts_is_refused_by_every_pool() -> None:
     result = plan_scale_up(world(pending(1, **in_zone("zone-x")), hosts=ZONED), [GENERAL])
     assert result.launches == ()
     assert verdicts(result) == {Verdict.NO_POOL_MATCHES: 1}
+    (explanation,) = result.explanations
+    assert "hosts are in zone(s) eu-east/zone-c, eu-west/zone-a, eu-west/zone-b" in (
+        explanation.message
+    )
 
 
 def test_hosts_without_zone_labels_plan_unzoned_vms_as_before() -> None:
