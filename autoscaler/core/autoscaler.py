@@ -36,7 +36,7 @@ from autoscaler.core.nodecache import NodeCache
 from autoscaler.core.scaledown import Candidate, ScaleDown, hold_reason, room_elsewhere
 from autoscaler.core.scaleup import ScaleUpResult, plan_scale_up
 from autoscaler.core.timers import FirstSeen, format_duration
-from autoscaler.core.volume_topology import with_volume_topology
+from autoscaler.core.volume_topology import VolumeTopology
 
 
 @dataclass(slots=True)
@@ -64,6 +64,7 @@ class Autoscaler:
         self._lifecycle = Lifecycle(config)
         self._schedulers = frozenset(config.scheduler_names)
         self._cache = node_cache if node_cache is not None else NodeCache()
+        self._volumes = VolumeTopology()
         self._scale_down = ScaleDown(config, self._plan_scale_up, self._cache)
         self._last_launch: dict[str, float] = {}
         self._proposed = FirstSeen()
@@ -133,7 +134,7 @@ class Autoscaler:
     # The pass -----------------------------------------------------------------------------
     def decide(self, snapshot: Snapshot, now: float) -> Plan:
         # Volumes constrain pods like node affinity, for scale-up and scale-down alike.
-        snapshot = with_volume_topology(snapshot)
+        snapshot = self._volumes.apply(snapshot)
         self._cache.begin(snapshot)
         lifecycle = self._lifecycle.step(snapshot, now)
         actions: list[Action] = list(lifecycle.actions)

@@ -24,7 +24,8 @@ pending pods competing for the same available PV (each sees it free).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import functools
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Final
 
@@ -59,6 +60,7 @@ RWOP_CONFLICT: Final = (
     "node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod access mode"
 )
 NOTHING: Final = NodeSelectorTerm()  # an empty term matches no node
+_TERMINAL: Final = (PodPhase.SUCCEEDED, PodPhase.FAILED)
 
 Terms = tuple[NodeSelectorTerm, ...]
 
@@ -90,11 +92,15 @@ def zone_terms(labels: Mapping[str, str]) -> Terms | None:
     """VolumeZone's rule for a PV with these labels, as terms: a node without any topology
     label, or one whose labels hold every PV topology label's value. A PV's legacy beta
     label is checked against the node's beta label, or its GA one when the beta is absent."""
+    topology = tuple((key, labels[key]) for key in TOPOLOGY_LABELS if key in labels)
+    return _zone_terms(topology) if topology else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _zone_terms(topology: tuple[tuple[str, str], ...]) -> Terms | None:
     matched: Terms | None = None
-    for key in TOPOLOGY_LABELS:
-        if key not in labels:
-            continue
-        values = tuple(sorted(v for v in labels[key].split("__") if v))
+    for key, value in topology:
+        values = tuple(sorted(v for v in value.split("__") if v))
         options: Terms = (NodeSelectorTerm((Requirement(key, "In", values),)),)
         if key in _GA_LABEL:
             options += (
@@ -125,13 +131,19 @@ class StorageIndex:
         self.volumes_by_class: dict[str, list[PersistentVolume]] = {}
         for volume in sorted(self.volumes.values(), key=lambda v: v.name):
             self.volumes_by_class.setdefault(volume.storage_class, []).append(volume)
-        # Pods assigned to a node count as users of their claims, as kube-scheduler counts
-        # them for ReadWriteOncePod.
-        self.users: dict[str, set[str]] = {}
-        for pod in pods:
-            if pod.node_name and pod.phase not in (PodPhase.SUCCEEDED, PodPhase.FAILED):
-                for name in pod.claims:
-                    self.users.setdefault(f"{pod.namespace}/{name}", set()).add(pod.key)
+        self._pods = pods
+        self._users: dict[str, set[str]] | None = None
+
+    def users(self, claim: str) -> set[str]:
+        """The pods that use ``claim`` (namespace/name): pods assigned to a node count, as
+        kube-scheduler counts them for ReadWriteOncePod. Indexed on first use."""
+        if self._users is None:
+            self._users = {}
+            for pod in self._pods:
+                if pod.claims and pod.node_name and pod.phase not in _TERMINAL:
+                    for name in pod.claims:
+                        self._users.setdefault(f"{pod.namespace}/{name}", set()).add(pod.key)
+        return self._users.get(claim, set())
 
     @classmethod
     def of(cls, snapshot: Snapshot) -> StorageIndex:
@@ -152,9 +164,7 @@ class StorageIndex:
             if not _bound(claim) and (waits := self._waits_for_binding(claim)):
                 return VolumeConstraint(blocked=waits)
         for claim in claims:
-            if READ_WRITE_ONCE_POD in claim.access_modes and self.users.get(claim.key, set()) - {
-                pod.key
-            }:
+            if READ_WRITE_ONCE_POD in claim.access_modes and self.users(claim.key) - {pod.key}:
                 return VolumeConstraint(blocked=RWOP_CONFLICT)
         terms: Terms | None = None
         for claim in claims:
@@ -239,10 +249,34 @@ def constrained(pod: Pod, constraint: VolumeConstraint) -> Pod:
 
 def with_volume_topology(snapshot: Snapshot) -> Snapshot:
     """``snapshot`` with every pod that mounts claims constrained by its volumes."""
-    if not any(pod.claims for pod in snapshot.pods):
-        return snapshot
-    index = StorageIndex.of(snapshot)
-    pods: Sequence[Pod] = tuple(
-        constrained(pod, index.constraint(pod)) if pod.claims else pod for pod in snapshot.pods
-    )
-    return replace(snapshot, pods=tuple(pods))
+    return VolumeTopology().apply(snapshot)
+
+
+class VolumeTopology:
+    """:func:`with_volume_topology` across decisions: a pod whose object and constraint are
+    unchanged since the last decision keeps the same constrained object, which spares
+    rebuilding it and keeps the caches that compare pods by identity warm."""
+
+    def __init__(self) -> None:
+        self._memo: dict[str, tuple[Pod, VolumeConstraint, Pod]] = {}
+
+    def apply(self, snapshot: Snapshot) -> Snapshot:
+        if not any(pod.claims for pod in snapshot.pods):
+            self._memo = {}
+            return snapshot
+        index = StorageIndex.of(snapshot)
+        memo: dict[str, tuple[Pod, VolumeConstraint, Pod]] = {}
+        pods = []
+        for pod in snapshot.pods:
+            if pod.claims:
+                constraint = index.constraint(pod)
+                known = self._memo.get(pod.key)
+                if known is not None and known[0] is pod and known[1] == constraint:
+                    out = known[2]
+                else:
+                    out = constrained(pod, constraint)
+                memo[pod.key] = (pod, constraint, out)
+                pod = out
+            pods.append(pod)
+        self._memo = memo
+        return replace(snapshot, pods=tuple(pods))

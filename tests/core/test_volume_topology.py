@@ -43,6 +43,7 @@ from autoscaler.core.volume_topology import (
     RWOP_CONFLICT,
     UNBOUND_IMMEDIATE,
     StorageIndex,
+    VolumeTopology,
     and_terms,
     can_bind,
     constrained,
@@ -583,3 +584,17 @@ def test_scale_down_moves_a_pod_with_a_zonal_volume_only_within_its_zone(
     for now in (0.0, 700.0, 1400.0):
         touched |= {getattr(a, "node", None) for a in autoscaler.decide(snapshot, now).actions}
     assert ("n-a" in touched) is removed
+
+
+def test_an_unchanged_pod_keeps_its_constrained_object_across_decisions() -> None:
+    """Caches that compare pods by identity stay warm from one decision to the next."""
+    disk = PersistentVolume("pv-data", labels={ZONE: "zone-a"})
+    snapshot = zoned_world(
+        pending(1, claims=("data",)), claims=(bound("data", "pv-data"),), volumes=(disk,)
+    )
+    topology = VolumeTopology()
+    first = topology.apply(snapshot).pods[0]
+    assert first is topology.apply(snapshot).pods[0]
+    moved = dataclasses.replace(snapshot, volumes=(PersistentVolume("pv-data", {ZONE: "zone-b"}),))
+    other = topology.apply(moved).pods[0]
+    assert other is not first and other.required_node_affinity != first.required_node_affinity
