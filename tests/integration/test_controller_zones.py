@@ -8,6 +8,7 @@ from controller_world import (
     add_pending,
     cluster_agents,
     eventually,
+    get,
     host,
     items,
     mark_unschedulable,
@@ -135,3 +136,17 @@ async def test_pod_with_a_zonal_volume_gets_a_vm_in_the_volume_zone() -> None:
             return [e.message for e in explanations if e.verdict == "VolumeBlocked"]
 
         assert await eventually(blocked) == ['persistentvolumeclaim "nope" not found']
+
+        async with cluster_agents(w, ["team-a"]):
+
+            def node_of(name: str) -> dict[str, Any] | None:
+                bound = get(tenant, "pods", name, "default")["spec"].get("nodeName")
+                return get(tenant, "nodes", bound) if bound else None
+
+            db_node = await eventually(lambda: node_of("db-0"), message="db-0 not bound")
+            assert db_node["metadata"]["labels"][ZONE_LABEL] == "zone-b"
+            await eventually(lambda: node_of("waits"), message="waits not bound")
+            stuck = get(tenant, "pods", "waits-for-claim", "default")
+            assert not stuck["spec"].get("nodeName")
+            (condition,) = [c for c in stuck["status"]["conditions"] if c["type"] == "PodScheduled"]
+            assert condition["message"] == 'persistentvolumeclaim "nope" not found'

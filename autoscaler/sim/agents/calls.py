@@ -9,7 +9,7 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-from kubernetes_asyncio.client import ApiClient, CoreV1Api, CustomObjectsApi
+from kubernetes_asyncio.client import ApiClient, CoreV1Api, CustomObjectsApi, StorageV1Api
 
 from autoscaler.kube import errors
 from autoscaler.kube.backoff import Backoff
@@ -43,6 +43,7 @@ class Cluster:
         self.name = name
         self.core = CoreV1Api(client)
         self.custom = CustomObjectsApi(client)
+        self.storage = StorageV1Api(client)
         self._backoff = (backoff_base, backoff_cap)
         self._rng = rng or random.Random(0)
 

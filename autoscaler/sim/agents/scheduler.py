@@ -1,7 +1,8 @@
 """A minimal kube-scheduler (and the kubelet's pod start) for API servers that have none.
 
 It watches pods and Nodes; binds each pending pod of its scheduler name through
-``pods/binding`` to a Ready, schedulable Node where the core's predicates say it fits; marks
+``pods/binding`` to a Ready, schedulable Node where the core's predicates say it fits (its
+persistent volumes constraining it as kube-scheduler's volume filters do); marks
 the others ``PodScheduled=False`` with reason Unschedulable and kube-scheduler's message, which
 is what the autoscaler watches for; and tries them again when Nodes change, when capacity is
 freed and every ``retry_seconds``. Acting as the kubelet, it marks pods on Ready Nodes Running
@@ -21,9 +22,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from autoscaler.api.timestamps import rfc3339
-from autoscaler.core.model import DEFAULT_SCHEDULER, Node, Pod, PodPhase
+from autoscaler.core.model import (
+    DEFAULT_SCHEDULER,
+    Node,
+    PersistentVolume,
+    PersistentVolumeClaim,
+    Pod,
+    PodPhase,
+    StorageClass,
+)
 from autoscaler.core.scheduling import bound_pods_by_node
+from autoscaler.core.volume_topology import StorageIndex, constrained
 from autoscaler.kube.convert import node_from_dict, pod_from_dict
+from autoscaler.kube.convert_storage import pv_from_dict, pvc_from_dict, storage_class_from_dict
 from autoscaler.kube.informer import EventType, Informer
 from autoscaler.sim.agents.base import Agent, ClientSource
 from autoscaler.sim.agents.calls import STRATEGIC_MERGE_PATCH, AgentCallError, Cluster
@@ -107,6 +118,22 @@ class SchedulerAgent(Agent):
         self._nodes: Informer[Node] = self._informer(
             "nodes", core.list_node, node_from_dict, self._on_node
         )
+        wake = self._on_storage
+        self._claims: Informer[PersistentVolumeClaim] = self._informer(
+            "persistentvolumeclaims",
+            core.list_persistent_volume_claim_for_all_namespaces,
+            pvc_from_dict,
+            wake,
+        )
+        self._volumes: Informer[PersistentVolume] = self._informer(
+            "persistentvolumes", core.list_persistent_volume, pv_from_dict, wake
+        )
+        self._classes: Informer[StorageClass] = self._informer(
+            "storageclasses",
+            self.cluster.storage.list_storage_class,
+            storage_class_from_dict,
+            wake,
+        )
 
     def _run(self) -> None:
         self._semaphore = asyncio.Semaphore(self.config.concurrency)
@@ -117,6 +144,9 @@ class SchedulerAgent(Agent):
         # A running pod that changed frees nothing and needs nothing: no pass for it.
         if kind is EventType.DELETED or pod.phase is not PodPhase.RUNNING or pod.terminating:
             self._wake.set()
+
+    def _on_storage(self, kind: EventType, key: str, obj: object) -> None:
+        self._wake.set()
 
     def _on_node(self, kind: EventType, key: str, node: Node) -> None:
         if kind is EventType.DELETED:
@@ -149,20 +179,31 @@ class SchedulerAgent(Agent):
                 del self._assumed[key]
         pods = [self._with_assumed(view.pod) for view in views.values()]
         nodes = self._nodes.snapshot()
-        pending = [pod for pod in pods if self._wants(pod)]
+        pending = self._with_volumes([pod for pod in pods if self._wants(pod)], pods)
+        blocked = {pod.key: pod.blocked for pod in pending if pod.blocked}
+        pending = [pod for pod in pending if not pod.blocked]
         work: list[Awaitable[None]] = []
-        if pending:
+        if pending or blocked:
             decision = decide(pending, nodes, bound_pods_by_node(pods))
             for key, node in sorted(decision.bindings.items()):
                 self._assumed[key] = node
                 work.append(self._bind(views[key].pod, node))
-            for key, message in sorted(decision.unschedulable.items()):
+            for key, message in sorted({**decision.unschedulable, **blocked}.items()):
                 view = views[key]
                 if view.message != message or not view.pod.unschedulable:
                     work.append(self._mark_unschedulable(view.pod, message))
         work.extend(self._kubelet_work(views.values(), nodes))
         if work:
             await asyncio.gather(*work)
+
+    def _with_volumes(self, pending: list[Pod], pods: list[Pod]) -> list[Pod]:
+        """``pending`` with their volumes' constraints (or why they block them)."""
+        if not any(pod.claims for pod in pending):
+            return pending
+        index = StorageIndex(
+            self._claims.snapshot(), self._volumes.snapshot(), self._classes.snapshot(), pods
+        )
+        return [constrained(pod, index.constraint(pod)) if pod.claims else pod for pod in pending]
 
     def _with_assumed(self, pod: Pod) -> Pod:
         node = self._assumed.get(pod.key)
