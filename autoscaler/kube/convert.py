@@ -207,7 +207,7 @@ class _Reader:
         amounts = self.amounts(obj, key, path)
         if not amounts:
             return EMPTY
-        return Resources({name: units_of(name, value) for name, value in amounts.items()})
+        return Resources({name: _units(name, value) for name, value in amounts.items()})
 
     def timestamp(self, obj: Mapping[str, Any], key: str, path: str) -> float | None:
         value = self.string(obj, key, path)
@@ -229,6 +229,8 @@ def _parse_amount(quantity: str | int | float) -> Decimal:
 
 # Pods repeat the same few quantities ("100m", "1Gi"); parsing each once saves most of the cost.
 _amount = functools.lru_cache(maxsize=8192)(_parse_amount)
+_units = functools.lru_cache(maxsize=8192)(units_of)
+_counted = functools.lru_cache(maxsize=1024)(counted_by_scheduler)
 
 
 def _guarded(r: _Reader, fallback: Any, read: Any, *args: Any) -> Any:
@@ -344,9 +346,7 @@ def _effective_requests(r: _Reader, spec: dict[str, Any], status: dict[str, Any]
             if name in _POD_LEVEL or name.startswith("hugepages-")
         )
     _add(total, r.amounts(spec, "overhead", "spec.overhead"))
-    return Resources(
-        {name: units_of(name, value) for name, value in total.items() if counted_by_scheduler(name)}
-    )
+    return Resources({name: _units(name, value) for name, value in total.items() if _counted(name)})
 
 
 def _requirement(r: _Reader, expr: dict[str, Any], path: str) -> Requirement:
