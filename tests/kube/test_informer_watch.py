@@ -300,3 +300,22 @@ async def test_stop_cancels_an_open_watch_cleanly(world: Any) -> None:
     await informer.stop()
     assert not informer.running
     await eventually(lambda: pods.open_streams == 0)
+
+
+def test_unreadable_fields_are_logged_once_per_version(caplog: pytest.LogCaptureFixture) -> None:
+    """A re-list converts every object again: the same version is not logged twice."""
+
+    async def never(**_: Any) -> None:
+        raise AssertionError("not called")
+
+    informer: Informer[Pod] = Informer("pods", never, pod_from_dict, settings=FAST)
+    bad = pod("bad", 7)
+    bad["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "a lot"
+    caplog.set_level("WARNING", logger="autoscaler.kube.informer")
+    for _ in range(3):
+        assert informer._convert(bad) is not None
+    bad["metadata"]["resourceVersion"] = "8"
+    informer._convert(bad)
+    logged = [r.getMessage() for r in caplog.records if "default/bad" in r.getMessage()]
+    assert len(logged) == 2
+    assert "resourceVersion 7" in logged[0] and "resourceVersion 8" in logged[1]
