@@ -9,10 +9,11 @@ rounded away from zero to whole nano-units, and a binary SI value is capped at t
 int64 (``8Ei`` reads 2^63-1).
 
 Values are kept exact as :class:`~decimal.Decimal`; formatting follows the API server's
-canonical form so that ``format_quantity(parse_quantity(s))`` is stable. Two deliberate
-differences: text longer than ``_MAX_LENGTH`` is refused (the API server has no bound), and
-a decimal SI value of 10^21 or more is written ``1000E`` where the API server writes a bare
-mantissa with no suffix (which would read back as a different value).
+canonical form so that ``format_quantity(parse_quantity(s))`` is stable. Deliberate
+differences: text longer than ``_MAX_LENGTH`` is refused (the API server has no bound); a
+decimal SI value of 10^21 or more is written ``1000E`` where the API server writes a bare
+mantissa with no suffix (which would read back as a different value), and one too large to
+write out that way gets a decimal exponent.
 """
 
 from __future__ import annotations
@@ -136,7 +137,8 @@ def parse_json(value: str | int | float) -> Quantity:
 
 
 def format_quantity(value: Decimal | int, fmt: QuantityFormat = QuantityFormat.DECIMAL_SI) -> str:
-    """Canonical text of a value: the largest suffix that keeps an integer mantissa.
+    """Canonical text of a value (``Quantity.String``): the largest suffix that keeps an
+    integer mantissa.
 
     Like the API server, values are rounded away from zero to whole nano-units, and binary SI
     is used only for integers of magnitude 1024 or more (others fall back to decimal SI).
@@ -145,10 +147,10 @@ def format_quantity(value: Decimal | int, fmt: QuantityFormat = QuantityFormat.D
     if value == 0:
         return "0"
     sign = "-" if value < 0 else ""
-    magnitude = value.copy_abs()  # abs() would round to the default 28 digits
+    magnitude = _round_to_nanos(value.copy_abs())  # abs() would round to 28 digits
     if (
         fmt is QuantityFormat.BINARY_SI
-        and magnitude >= 1024
+        and 1024 <= magnitude <= INT64_MAX
         and magnitude == magnitude.to_integral_value()
     ):
         integer = int(magnitude)
@@ -156,16 +158,20 @@ def format_quantity(value: Decimal | int, fmt: QuantityFormat = QuantityFormat.D
             if integer % (1 << shift) == 0:
                 return f"{sign}{integer >> shift}{suffix}"
         return f"{sign}{integer}"
-    nanos = int(_EXACT.multiply(magnitude, Decimal(10) ** 9).to_integral_value(rounding=ROUND_UP))
-    exponent = -9
-    # Decimal SI stops at E (10^18); a decimal exponent may grow further.
-    top = 18 if fmt is not QuantityFormat.DECIMAL_EXPONENT else None
-    while nanos % 1000 == 0 and (top is None or exponent < top):
-        nanos //= 1000
-        exponent += 3
-    if fmt is QuantityFormat.DECIMAL_EXPONENT:
-        return f"{sign}{nanos}" if exponent == 0 else f"{sign}{nanos}e{exponent}"
-    return f"{sign}{nanos}{_DECIMAL_BY_EXP[exponent]}"
+    # Every factor of ten goes to the exponent, then the exponent is brought down to a
+    # multiple of three (``AsCanonicalBytes``); the mantissa stays small whatever the value.
+    _, digits, exponent = magnitude.normalize(_EXACT).as_tuple()
+    assert isinstance(exponent, int)
+    mantissa = int("".join(map(str, digits)))
+    while exponent % 3:
+        mantissa *= 10
+        exponent -= 1
+    if fmt is QuantityFormat.DECIMAL_EXPONENT or exponent > 18 + 3 * _MAX_LENGTH:
+        return f"{sign}{mantissa}" if exponent == 0 else f"{sign}{mantissa}e{exponent}"
+    if exponent > 18:  # decimal SI stops at E (10^18)
+        mantissa *= 10 ** (exponent - 18)
+        exponent = 18
+    return f"{sign}{mantissa}{_DECIMAL_BY_EXP[exponent]}"
 
 
 def round_up(value: Decimal, scale: int) -> tuple[Decimal, bool]:

@@ -218,3 +218,12 @@ def test_arbitrary_text_parses_or_raises_quantity_error(text: str) -> None:
 def test_integers_survive_binary_formatting(value: int) -> None:
     """Within int64: past it, binary SI values are capped when parsed."""
     assert parse_quantity(format_quantity(value, QuantityFormat.BINARY_SI)) == value
+
+
+@pytest.mark.parametrize("text", ["1e2147483647", "-7e2000000000", "9e999999", "1E1000"])
+def test_huge_exponents_parse_and_format_without_expanding_the_number(text: str) -> None:
+    """The API server takes any 32-bit exponent; such a value must neither hang nor grow a
+    billion-digit integer here, and its text must read back as the same value."""
+    quantity = parse(text)
+    assert parse_quantity(str(quantity)) == quantity.value
+    assert int_value(text) in (2**63 - 1, -(2**63))
