@@ -3,6 +3,10 @@
 Pods come from a few dozen templates, as real Deployments and Jobs produce them: small web
 pods, large batch pods and memory-heavy pods. Existing nodes are partly full with running pods
 of the same templates, so some pending pods fit there and the rest need new VMs.
+
+The ``unique`` worlds give every pending pod its own requests (its template's, scaled by a
+seeded factor between 0.5 and 1.5), as a vertical pod autoscaler does: no two pods are
+equivalent, so the planner cannot place them in bulk.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ class Scenario:
     pending_pods: int
     nodes: int
     runs: int = 5
+    unique: bool = False  # every pending pod has its own requests
 
 
 SCENARIOS: Final = {
@@ -53,6 +58,9 @@ SCENARIOS: Final = {
         Scenario("1k-pods-100-nodes", 1_000, 100, runs=7),
         Scenario("10k-pods-2k-nodes", 10_000, 2_000, runs=5),
         Scenario("50k-pods-5k-nodes", 50_000, 5_000, runs=3),
+        Scenario("1k-unique-200-nodes", 1_000, 200, runs=7, unique=True),
+        Scenario("10k-unique-2k-nodes", 10_000, 2_000, runs=5, unique=True),
+        Scenario("50k-unique-5k-nodes", 50_000, 5_000, runs=3, unique=True),
     )
 }
 
@@ -98,12 +106,23 @@ def _pick(rng: random.Random, catalogue: list[Template]) -> Template:
     return rng.choice([t for t in catalogue if t.kind == kind])
 
 
-def _pod(template: Template, index: int, **fields: object) -> Pod:
+def _scaled(requests: Resources, rng: random.Random) -> Resources:
+    """``requests`` scaled by a factor in [0.5, 1.5): whole millicores and MiB, so that
+    no two scaled pods are likely to share requests."""
+    return Resources.of(
+        cpu=max(1, round(requests.cpu * rng.uniform(0.5, 1.5))),
+        memory=max(1, round(requests.memory * rng.uniform(0.5, 1.5) / MI)) * MI,
+    )
+
+
+def _pod(
+    template: Template, index: int, requests: Resources | None = None, **fields: object
+) -> Pod:
     return Pod(
         namespace=f"team-{template.kind}",
         name=f"{template.name}-{index}",
         uid=f"{template.name}-{index}",
-        requests=template.requests,
+        requests=requests or template.requests,
         labels={"app": template.name},
         owner_kind=template.owner_kind,
         owner_name=template.name,
@@ -200,7 +219,10 @@ def build_world(scenario: Scenario, seed: int = 1) -> World:
             )
     for i in range(scenario.pending_pods):
         template = _pick(rng, catalogue)
-        pods.append(_pod(template, next_index(template), unschedulable=True, created=float(i)))
+        requests = _scaled(template.requests, rng) if scenario.unique else None
+        pods.append(
+            _pod(template, next_index(template), requests, unschedulable=True, created=float(i))
+        )
     # Roomy hosts: enough for the pending pods several times over, in two sizes.
     hosts = tuple(
         Host(

@@ -323,6 +323,15 @@ class NodeState:
             self._free = self.allocatable - self._used
         return self._free
 
+    def room(self) -> tuple[int, int, int]:
+        """Free cpu, memory and pod slots, without building a vector."""
+        alloc, used = self._alloc, self._used
+        return (
+            alloc.get(CPU, 0) - used.get(CPU, 0),
+            alloc.get(MEMORY, 0) - used.get(MEMORY, 0),
+            alloc.get(PODS, 0) - used.get(PODS, 0),
+        )
+
     def how_many(self, vector: Resources) -> int:
         """How many more pods of ``vector`` (requests plus the pod slot) fit on the node."""
         alloc, used = self._alloc, self._used

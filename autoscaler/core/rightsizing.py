@@ -30,6 +30,7 @@ from autoscaler.core.model import (
     VMPhase,
     Zone,
 )
+from autoscaler.core.nodeindex import NodeIndex
 from autoscaler.core.overhead import GI, host_footprint, node_allocatable
 from autoscaler.core.predicates import NodeState, amounts
 from autoscaler.core.scheduling import place_class
@@ -318,9 +319,10 @@ class _PoolSizer:
             return (-cls.representative.priority, -dominant, -vector.cpu, -vector.memory)
 
         bins: list[NodeState] = []
+        index = NodeIndex()
         placed: dict[str, str] = {}
         for cls in sorted(classes, key=share):
-            rest = cls.pods[place_class(cls, bins, placed) :]
+            rest = cls.pods[place_class(cls, bins, placed, index) :]
             while rest:
                 node = self.empty_node(f"{self.pool.name}-planned-{len(bins) + 1}", shape)
                 taken = place_class(PodClass(cls.key, rest, cls.vector), [node], placed)
@@ -328,6 +330,7 @@ class _PoolSizer:
                     self.refuse(rest, Verdict.EXCEEDS_LARGEST_SHAPE, "does not fit an empty VM")
                     break
                 bins.append(node)
+                index.append(node)
                 rest = rest[taken:]
         return bins
 

@@ -229,6 +229,9 @@ class _PoolChooser:
         return total[CPU] / 1000 + total[MEMORY] / (4 * GI)
 
     def ranked(self, pods: Sequence[Pod], admitted: list[Pool]) -> list[Pool]:
+        if len(admitted) <= 1:
+            return admitted
+
         def rank(pool: Pool) -> tuple[int, float, str]:
             weight = pool.settings.weight if pool.settings else 0
             return (-weight, self.new_resources(pool, pods), pool.name)

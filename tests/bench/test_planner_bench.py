@@ -84,3 +84,11 @@ def test_bench_command_reports_an_unwritable_plot(
     args = ["bench", "--scenario", "1k-pods-100-nodes", "--runs", "1", "--plot", str(target)]
     assert main(args) == 1
     assert "cannot write" in capsys.readouterr().err
+
+
+def test_unique_worlds_give_every_pending_pod_its_own_requests() -> None:
+    world = build_world(SCENARIOS["1k-unique-200-nodes"], seed=2)
+    pending = pending_pods(world.snapshot.pods)
+    assert len(pending) == 1000
+    assert len({p.requests for p in pending}) >= 990
+    assert world.snapshot == build_world(SCENARIOS["1k-unique-200-nodes"], seed=2).snapshot
