@@ -170,6 +170,13 @@ class Node:
     # The autoscaler's record of a disruption in progress (kvpool.io/disruption), if it parses.
     disruption: DisruptionRecord | None = None
     unmodelled: tuple[str, ...] = ()  # field paths the model could not read, as for Pod
+    ready_since: float | None = None  # the Ready condition's last transition, when Ready
+
+    @property
+    def seen_since(self) -> float:
+        """Since when the tenant's scheduler has had this node to place pods on: its Ready
+        time, or its creation when that is unknown."""
+        return self.ready_since if self.ready_since is not None else self.created
 
     @property
     def pool(self) -> str | None:

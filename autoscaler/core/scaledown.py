@@ -161,13 +161,15 @@ def hold_reason(
 
 
 def as_pending(pod: Pod, now: float) -> Pod:
-    """The pod as the scheduler sees it after an eviction recreated it."""
+    """The pod as the scheduler sees it after an eviction recreated it. No scheduler has
+    tried it on the nodes that stay yet, so it has no Unschedulable time to hold against
+    them (scale-up would otherwise not count on them)."""
     return dataclasses.replace(
         pod,
         node_name=None,
         phase=PodPhase.PENDING,
         unschedulable=True,
-        unschedulable_since=now,
+        unschedulable_since=None,
         terminating=False,
     )
 

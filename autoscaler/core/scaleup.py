@@ -11,6 +11,7 @@ room first; a zone whose hosts are full passes the pod to the pool's next zone.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from math import ceil
@@ -45,6 +46,7 @@ SAMPLE_SIZE = 3
 # A pool that refuses pods for these reasons may still leave room in another pool.
 _PASS_ON = frozenset({Verdict.EXCEEDS_LARGEST_SHAPE, Verdict.POOL_AT_MAX, Verdict.HOSTS_FULL})
 _GONE = (VMPhase.FAILED, VMPhase.DELETING)
+_SEEN = "unschedulable-after-ready"  # marks the classes split off by _after_seen
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,8 @@ class _Outcomes:
     def __init__(self, classes: Sequence[PodClass]) -> None:
         self.class_of: dict[str, Hashable] = {p.key: cls.key for cls in classes for p in cls.pods}
         self.groups: dict[tuple[Hashable, Verdict, str | None], tuple[list[str], str]] = {}
+        # Class key -> why its pods were planned as they were, added to every message.
+        self.notes: dict[Hashable, str] = {}
 
     def record(self, pods: Iterable[Pod], verdict: Verdict, pool: str | None, message: str) -> None:
         class_of, groups = self.class_of, self.groups
@@ -74,9 +78,16 @@ class _Outcomes:
             group[0].append(pod.key)
 
     def explanations(self) -> tuple[Explanation, ...]:
+        notes = self.notes
         return tuple(
-            Explanation(verdict, len(keys), tuple(keys[:SAMPLE_SIZE]), pool, message)
-            for (_, verdict, pool), (keys, message) in self.groups.items()
+            Explanation(
+                verdict,
+                len(keys),
+                tuple(keys[:SAMPLE_SIZE]),
+                pool,
+                f"{message}; {notes[cls]}" if cls in notes else message,
+            )
+            for (cls, verdict, pool), (keys, message) in self.groups.items()
         )
 
 
@@ -279,19 +290,30 @@ def plan_scale_up(
     # One grouping serves every step; it carries identity if any pod has anti-affinity.
     with_identity = cache.any_anti_affinity(snapshot.pods)
     rest = group_equivalent(pending, with_identity)
-    outcomes = _Outcomes(rest)
+    ready = sorted((n for n in snapshot.nodes if _schedulable(n)), key=lambda n: n.name)
+    rest, refused = _after_seen(rest, ready)
+    outcomes = _Outcomes([*rest, *(cls for _, group in refused for cls in group)])
     for pod in unreadable:
         outcomes.class_of[pod.key] = ("unmodelled", placement_unknowns(pod))
         outcomes.record((pod,), Verdict.UNMODELLED, None, not_planned_message(pod))
     for pod in blocked:  # one explanation per reason
         outcomes.class_of[pod.key] = (Verdict.VOLUME_BLOCKED, pod.blocked)
         outcomes.record((pod,), Verdict.VOLUME_BLOCKED, None, pod.blocked)
+    for seen, group in refused:
+        note = (
+            f"it stayed unschedulable after the scheduler had seen {_names(seen)} Ready, "
+            "so it is not counted on those node(s) again"
+        )
+        for cls in group:
+            outcomes.notes[cls.key] = note
     placements: dict[str, str] = {}
-    if rest:
+    if rest or refused:
         bound = cache.bound(snapshot.pods)
-        ready = sorted((n for n in snapshot.nodes if _schedulable(n)), key=lambda n: n.name)
         existing = [cache.state(n, bound.get(n.name, ())) for n in ready]
         rest = _settle(rest, existing, Verdict.FITS_EXISTING, placements, outcomes)
+        for seen, group in refused:
+            unseen = [s for n, s in zip(ready, existing, strict=True) if n.name not in seen]
+            rest.extend(_settle(group, unseen, Verdict.FITS_EXISTING, placements, outcomes))
         if rest:
             known = {p.name: p for p in snapshot.pools}
             known.update((p.name, p) for p in pools)
@@ -324,6 +346,45 @@ def plan_scale_up(
     return ScaleUpResult(
         launches, outcomes.explanations(), placements, tuple(sorted(pool_messages.items()))
     )
+
+
+def _after_seen(
+    classes: list[PodClass], ready: Sequence[Node]
+) -> tuple[list[PodClass], list[tuple[frozenset[str], list[PodClass]]]]:
+    """Split off the pods that the scheduler already found no room for on some Ready nodes.
+
+    A pod marked Unschedulable after a node became Ready was tried on that node (with every
+    rule of the real scheduler, some of which the model may lack) and did not fit. Counting on
+    that node again could leave it pending for good, so it is not counted on it: it gets the
+    nodes that became Ready since, then launching and new VMs. Returns the other classes and,
+    per set of nodes seen, the classes of the pods that may not use them (keyed apart, so that
+    they are explained apart).
+    """
+    times = sorted(node.seen_since for node in ready)
+    if not times:
+        return classes, []
+    first = times[0]
+    fresh: list[PodClass] = []
+    by_seen: dict[int, list[PodClass]] = {}
+    for cls in classes:
+        keep: list[Pod] = []
+        later: dict[int, list[Pod]] = {}
+        for pod in cls.pods:
+            since = pod.unschedulable_since
+            if since is None or since <= first:
+                keep.append(pod)
+            else:
+                later.setdefault(bisect_left(times, since), []).append(pod)
+        if keep:
+            fresh.append(cls if not later else PodClass(cls.key, keep, cls.vector))
+        for count, pods in later.items():
+            group = by_seen.setdefault(count, [])
+            group.append(PodClass((_SEEN, count, cls.key), pods, cls.vector))
+    refused = []
+    for count, group in sorted(by_seen.items()):
+        last = times[count - 1]
+        refused.append((frozenset(n.name for n in ready if n.seen_since <= last), group))
+    return fresh, refused
 
 
 def _settle(

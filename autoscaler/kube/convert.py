@@ -699,6 +699,14 @@ def _taints(r: _Reader, spec: dict[str, Any], key: str, path: str) -> tuple[Tain
     return tuple(taints)
 
 
+def _ready_since(r: _Reader, status: dict[str, Any]) -> float | None:
+    """When a Ready node became Ready (its condition's lastTransitionTime); None otherwise."""
+    for path, condition in r.objects(status, "conditions", "status.conditions"):
+        if condition.get("type") == "Ready" and condition.get("status") == "True":
+            return r.timestamp(condition, "lastTransitionTime", f"{path}.lastTransitionTime")
+    return None
+
+
 def _condition_true(r: _Reader, status: dict[str, Any], kind: str) -> bool:
     for _, condition in r.objects(status, "conditions", "status.conditions"):
         if condition.get("type") == kind:
@@ -725,6 +733,7 @@ def node_from_dict(obj: Any) -> Node:
         labels=labels,
         taints=_taints(r, spec, "taints", "spec.taints"),
         ready=_guarded(r, False, _condition_true, status, "Ready"),
+        ready_since=_guarded(r, None, _ready_since, status),
         # An unreadable cordon counts as cordoned.
         unschedulable=_guarded(
             r, True, _Reader.boolean, spec, "unschedulable", "spec.unschedulable"

@@ -174,7 +174,7 @@ class KubeVirt:
     def _node_ready(self, vm: SimVM) -> None:
         if not self._alive(vm) or vm.node_name not in self._world.nodes:
             return
-        self._world.update_node(vm.node_name, ready=True)
+        self._world.update_node(vm.node_name, ready=True, ready_since=self._engine.now)
         for pod in self._world.pods_on(vm.node_name):
             if pod.is_daemonset_pod and pod.phase is PodPhase.PENDING:
                 self._world.start_pod(pod.key)
@@ -188,7 +188,7 @@ class KubeVirt:
         if not self._alive(vm) or node not in self._world.nodes:
             return
         self.crashed.append(vm.name)
-        self._world.update_node(node, ready=False)
+        self._world.update_node(node, ready=False, ready_since=None)
         for pod in self._world.pods_on(node):
             self._world.lose_pod(pod.key)
         self._engine.after(NOT_READY_TOLERATION, lambda: self._evict_by_taint(vm))
