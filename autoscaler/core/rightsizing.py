@@ -34,6 +34,7 @@ from autoscaler.core.nodeindex import NodeIndex
 from autoscaler.core.overhead import GI, host_footprint, node_allocatable
 from autoscaler.core.predicates import NodeState, amounts
 from autoscaler.core.scheduling import place_class
+from autoscaler.core.scoring import queue_order, schedule
 from autoscaler.core.shapes import ShapeCatalog, catalog
 
 # While a pool grows, its new VMs are at least the smallest shape whose kubelet reservations
@@ -45,6 +46,12 @@ GROWTH_EVIDENCE_SHARE: Final = 0.25
 # the memory per vCPU of all the pods sized for (and the pool's recent growth), plus this
 # margin: a VM whose memory fills first strands vCPUs, which cost more than memory.
 MIX_MEMORY_MARGIN: Final = 0.15
+# How many times :meth:`_PoolSizer.as_scheduled` asks the scheduler again after growing
+# VMs for the pods it left out.
+SCHEDULER_ROUNDS: Final = 4
+# The most pods times VMs of one pool's plan that are checked against the scheduler's
+# placement (some hundredths of a second of scoring).
+SCHEDULED_CHECK_BUDGET: Final = 8_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,7 +265,7 @@ class _PoolSizer:
                 packable.append(cls)
         bins = self.pack(packable, bin_shape, bin_template.free)
         memory_per_cpu = self.memory_per_cpu(packable)
-        planned = []
+        planned: list[tuple[Shape, Sequence[Pod]]] = []
         for node in bins:
             load = self.with_mix_memory(self.load(node.pods), memory_per_cpu)
             shape = self.catalog.smallest_holding(load) or bin_shape
@@ -268,10 +275,93 @@ class _PoolSizer:
                 if roomier.cpu >= shape.cpu and roomier.memory >= shape.memory:
                     shape = roomier
             planned.append((shape, node.pods))
+        planned = self.as_scheduled(planned, bin_shape, memory_per_cpu)
         # First-fit decreasing onto hosts: the largest VMs first.
         planned.sort(key=lambda item: (-item[0].cpu, -item[0].memory))
         for shape, bin_pods in planned:
             self.launch(shape, bin_pods)
+
+    def as_scheduled(
+        self,
+        planned: Sequence[tuple[Shape, Sequence[Pod]]],
+        largest: Shape,
+        memory_per_cpu: float,
+    ) -> list[tuple[Shape, Sequence[Pod]]]:
+        """The VMs grown until the tenant's scheduler, taking the pods in its queue order and
+        spreading them by its scores (:func:`~autoscaler.core.scoring.schedule`), places
+        every one of them; each VM with the pods it will get.
+
+        Packing decides how many VMs of which shape; the scheduler decides which pod goes
+        where, and its choice can leave a pod without room that the packing had. Each such
+        pod grows the VM that needs the least to take it (within ``largest``), or gets a VM
+        of its own when none can; then the scheduler is asked again, a bounded number of
+        times. A plan larger than :data:`SCHEDULED_CHECK_BUDGET` is left as packed: the
+        check would cost more than the pass, and a pod the scheduler strands there still
+        gets a VM from the next pass.
+        """
+        pods = [pod for _, bin_pods in planned for pod in bin_pods]
+        if len(pods) * len(planned) > SCHEDULED_CHECK_BUDGET:
+            return list(planned)
+
+        # In the order the VMs are launched (largest first), which is the order the
+        # scheduler is assumed to break ties in.
+        def launch_order(shape: Shape) -> tuple[int, int]:
+            return (-shape.cpu, -shape.memory)
+
+        shapes = sorted((shape for shape, _ in planned), key=launch_order)
+        pods.sort(key=queue_order)
+        for attempt in range(SCHEDULER_ROUNDS + 1):
+            nodes = [
+                self.empty_node(f"{self.pool.name}-planned-{i + 1}", shape)
+                for i, shape in enumerate(shapes)
+            ]
+            placed = schedule(pods, nodes)
+            left = [pod for pod in pods if pod.key not in placed]
+            if not left or attempt == SCHEDULER_ROUNDS:
+                break
+            for pod in left:
+                grown = self.grow_for(pod, shapes, nodes, largest, memory_per_cpu)
+                if grown is None:
+                    own = self.catalog.smallest_holding(self.load([pod])) or largest
+                    shapes.append(own)
+                    nodes.append(self.empty_node(f"{self.pool.name}-extra", own))
+                    grown = (len(shapes) - 1, own)
+                shapes[grown[0]] = grown[1]
+                nodes[grown[0]].allocatable = node_allocatable(grown[1])
+                nodes[grown[0]].add(pod)
+            shapes.sort(key=launch_order)
+        result: list[tuple[Shape, Sequence[Pod]]] = [
+            (shape, node.pods) for shape, node in zip(shapes, nodes, strict=True)
+        ]
+        for bin_node in self.pack(group_equivalent(left), largest, node_allocatable(largest)):
+            load = self.with_mix_memory(self.load(bin_node.pods), memory_per_cpu)
+            result.append((self.catalog.smallest_holding(load) or largest, bin_node.pods))
+        return result
+
+    def grow_for(
+        self,
+        pod: Pod,
+        shapes: Sequence[Shape],
+        nodes: Sequence[NodeState],
+        largest: Shape,
+        memory_per_cpu: float,
+    ) -> tuple[int, Shape] | None:
+        """The VM to grow for ``pod`` and its new shape: the least added vCPU-equivalents
+        (4Gi weigh as one vCPU), then the first; None when no VM can hold it within
+        ``largest``."""
+        best: tuple[float, int, Shape] | None = None
+        for position, (shape, node) in enumerate(zip(shapes, nodes, strict=True)):
+            load = self.with_mix_memory(self.load([*node.pods, pod]), memory_per_cpu)
+            now = node_allocatable(shape)
+            load[CPU] = max(load.get(CPU, 0), now.cpu)  # never smaller than it is
+            load[MEMORY] = max(load.get(MEMORY, 0), now.memory)
+            bigger = self.catalog.smallest_holding(load)
+            if bigger is None or bigger.cpu > largest.cpu or bigger.memory > largest.memory:
+                continue
+            cost = (bigger.cpu - shape.cpu) / 1000 + (bigger.memory - shape.memory) / (4 * GI)
+            if best is None or cost < best[0]:
+                best = (cost, position, bigger)
+        return None if best is None else (best[1], best[2])
 
     def memory_per_cpu(self, classes: Sequence[PodClass]) -> float:
         """Bytes of memory per millicore requested by ``classes`` and the pool's recent growth."""
