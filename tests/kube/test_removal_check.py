@@ -175,3 +175,32 @@ async def test_a_vm_decided_on_as_unregistered_is_kept_once_its_node_shows_up(
     await call_json(CoreV1Api(api).delete_node, "vm-1")
     [outcome] = await act.execute([step], context)
     assert outcome.ok and "delete" in provider.operations()
+
+
+async def test_a_repair_goes_ahead_past_terminating_pods_but_not_past_one_that_stays(
+    api: ApiClient,
+) -> None:
+    # On a NotReady node the taint manager has deleted the pods that do not tolerate it; the
+    # kubelet is gone, so they stay terminating until the Node goes. One pod tolerates the
+    # node's taints without limit: it waits for the node and holds the repair.
+    provider = RecordingProvider()
+    await launched(provider, "vm-1")
+    await add_node(api, "vm-1")
+    core = CoreV1Api(api)
+    evicted = {
+        "metadata": {"name": "web-a", "namespace": "default", "finalizers": ["example.com/x"]},
+        "spec": {"nodeName": "vm-1", "containers": [{"name": "c", "image": "i"}]},
+    }
+    await call_json(core.create_namespaced_pod, "default", evicted)
+    await call_json(core.delete_namespaced_pod, "web-a", "default")
+    await add_pod(api, "waits-for-node", "vm-1")
+    act = actuator(api, provider)
+    context = PlanContext(tenant=None, pools={}, vm_pools={"vm-1": "general"})  # type: ignore[arg-type]
+    step = DeleteVM("vm-1", Reason.UNHEALTHY, node="vm-1", detail="NotReady for 31m")
+
+    [outcome] = await act.execute([step], context)
+    assert outcome.held and "default/waits-for-node" in (outcome.error or "")
+    assert "default/web-a" not in (outcome.error or "")
+    await call_json(core.delete_namespaced_pod, "waits-for-node", "default")
+    [outcome] = await act.execute([step], context)
+    assert outcome.ok and "delete" in provider.operations()
