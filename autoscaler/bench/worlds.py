@@ -7,6 +7,10 @@ of the same templates, so some pending pods fit there and the rest need new VMs.
 The ``unique`` worlds give every pending pod its own requests (its template's, scaled by a
 seeded factor between 0.5 and 1.5), as a vertical pod autoscaler does: no two pods are
 equivalent, so the planner cannot place them in bulk.
+
+A constrained world gives nodes and hosts zones and gives groups of pods (running and
+pending alike) the constraints of kube-scheduler's cluster-wide filters: a fifth spread by
+zone or hostname (maxSkew 1, DoNotSchedule), a tenth with required hostname anti-affinity.
 """
 
 from __future__ import annotations
@@ -22,12 +26,15 @@ from autoscaler.core.model import (
     POOL_LABEL,
     DaemonSet,
     Host,
+    LabelSelector,
     Node,
     Pod,
+    PodAffinityTerm,
     PodPhase,
     Pool,
     Snapshot,
     Toleration,
+    TopologySpreadConstraint,
 )
 from autoscaler.core.overhead import GI, MI, node_allocatable
 
@@ -50,6 +57,7 @@ class Scenario:
     nodes: int
     runs: int = 5
     unique: bool = False  # every pending pod has its own requests
+    constrained: bool = False  # zones, topology spread and anti-affinity (see module doc)
 
 
 SCENARIOS: Final = {
@@ -57,6 +65,7 @@ SCENARIOS: Final = {
     for s in (
         Scenario("1k-pods-100-nodes", 1_000, 100, runs=7),
         Scenario("10k-pods-2k-nodes", 10_000, 2_000, runs=5),
+        Scenario("10k-constrained-2k-nodes", 10_000, 2_000, runs=5, constrained=True),
         Scenario("50k-pods-5k-nodes", 50_000, 5_000, runs=3),
         Scenario("1k-unique-200-nodes", 1_000, 200, runs=7, unique=True),
         Scenario("10k-unique-2k-nodes", 10_000, 2_000, runs=5, unique=True),
@@ -115,17 +124,46 @@ def _scaled(requests: Resources, rng: random.Random) -> Resources:
     )
 
 
+ZONE_LABEL: Final = "topology.kubernetes.io/zone"
+ZONES: Final = ("zone-a", "zone-b", "zone-c")
+# A pod group's constraint and its share of the groups of a constrained world.
+_CONSTRAINT_WEIGHTS: Final = {"": 0.7, "zone-spread": 0.1, "host-spread": 0.1, "anti": 0.1}
+
+
+def _constraint(rng: random.Random, constrained: bool) -> str:
+    if not constrained:
+        return ""
+    return rng.choices(list(_CONSTRAINT_WEIGHTS), weights=list(_CONSTRAINT_WEIGHTS.values()))[0]
+
+
+def _constraint_fields(app: str, kind: str) -> dict[str, object]:
+    selector = LabelSelector(match_labels=(("app", app),))
+    if kind == "zone-spread":
+        return {"topology_spread": (TopologySpreadConstraint(1, ZONE_LABEL, selector),)}
+    if kind == "host-spread":
+        return {"topology_spread": (TopologySpreadConstraint(1, HOSTNAME_LABEL, selector),)}
+    if kind == "anti":
+        return {"required_anti_affinity": (PodAffinityTerm(selector, HOSTNAME_LABEL),)}
+    return {}
+
+
 def _pod(
-    template: Template, index: int, requests: Resources | None = None, **fields: object
+    template: Template,
+    index: int,
+    requests: Resources | None = None,
+    constraint: str = "",
+    **fields: object,
 ) -> Pod:
+    app = f"{template.name}-{constraint}" if constraint else template.name
     return Pod(
         namespace=f"team-{template.kind}",
         name=f"{template.name}-{index}",
         uid=f"{template.name}-{index}",
         requests=requests or template.requests,
-        labels={"app": template.name},
+        labels={"app": app},
         owner_kind=template.owner_kind,
-        owner_name=template.name,
+        owner_name=app,
+        **_constraint_fields(app, constraint),  # type: ignore[arg-type]
         **fields,  # type: ignore[arg-type]
     )
 
@@ -193,6 +231,8 @@ def build_world(scenario: Scenario, seed: int = 1) -> World:
             HOSTNAME_LABEL: name,
             "kubernetes.io/os": "linux",
         }
+        if scenario.constrained:
+            labels[ZONE_LABEL] = ZONES[n % len(ZONES)]
         nodes.append(Node(name, allocatable, labels))
         used = Resources()
         for daemonset in ds:
@@ -214,20 +254,36 @@ def build_world(scenario: Scenario, seed: int = 1) -> World:
             if after.cpu > allocatable.cpu * target or after.memory > allocatable.memory * target:
                 continue
             used = after
+            constraint = _constraint(rng, scenario.constrained)
             pods.append(
-                _pod(template, next_index(template), node_name=name, phase=PodPhase.RUNNING)
+                _pod(
+                    template,
+                    next_index(template),
+                    constraint=constraint,
+                    node_name=name,
+                    phase=PodPhase.RUNNING,
+                )
             )
     for i in range(scenario.pending_pods):
         template = _pick(rng, catalogue)
         requests = _scaled(template.requests, rng) if scenario.unique else None
+        constraint = _constraint(rng, scenario.constrained)
         pods.append(
-            _pod(template, next_index(template), requests, unschedulable=True, created=float(i))
+            _pod(
+                template,
+                next_index(template),
+                requests,
+                constraint,
+                unschedulable=True,
+                created=float(i),
+            )
         )
     # Roomy hosts: enough for the pending pods several times over, in two sizes.
     hosts = tuple(
         Host(
             f"host-{h:04d}",
             Resources.of(cpu=rng.choice((96_000, 128_000)), memory=rng.choice((512, 768)) * GI),
+            labels={ZONE_LABEL: ZONES[h % len(ZONES)]} if scenario.constrained else {},
         )
         for h in range(max(8, scenario.pending_pods // 40))
     )

@@ -141,6 +141,7 @@ async def _plan_one(
             hosts=hosts,
             daemonsets=sources.daemonsets.snapshot(),
             pdbs=sources.pdbs.snapshot(),
+            namespaces=sources.namespaces.snapshot(),
         )
         plan = Autoscaler(core).decide(snapshot, time.time())
         steps = name_launches(name, plan.actions, snapshot.vms)

@@ -10,6 +10,7 @@ from autoscaler.api.models import TenantCluster
 from autoscaler.core.model import (
     DaemonSet,
     Host,
+    Namespace,
     Node,
     PersistentVolume,
     PersistentVolumeClaim,
@@ -57,6 +58,7 @@ def build_snapshot(
     claims: Sequence[PersistentVolumeClaim] = (),
     volumes: Sequence[PersistentVolume] = (),
     storage_classes: Sequence[StorageClass] = (),
+    namespaces: Iterable[Namespace] = (),
 ) -> Snapshot:
     return Snapshot(
         tenant=tenant.metadata.name,
@@ -72,4 +74,5 @@ def build_snapshot(
         claims=tuple(claims),
         volumes=tuple(volumes),
         storage_classes=tuple(storage_classes),
+        namespace_labels={ns.name: ns.labels for ns in namespaces},
     )

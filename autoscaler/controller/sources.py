@@ -1,5 +1,6 @@
-"""The caches of one tenant cluster: pods, nodes, NodePools, DaemonSets, disruption budgets, and
-the PersistentVolumeClaims, PersistentVolumes and StorageClasses that place pods with volumes.
+"""The caches of one tenant cluster: pods, nodes, NodePools, DaemonSets, disruption budgets,
+the PersistentVolumeClaims, PersistentVolumes and StorageClasses that place pods with volumes,
+and the namespaces (whose labels pod affinity namespace selectors match).
 
 Pods that wait for capacity are tracked as they change, so the loop can batch them without
 scanning every pod of the cluster on each event.
@@ -24,6 +25,7 @@ from kubernetes_asyncio.client import (
 from autoscaler.api.models import GROUP, VERSION
 from autoscaler.core.model import (
     DaemonSet,
+    Namespace,
     Node,
     PersistentVolume,
     PersistentVolumeClaim,
@@ -34,6 +36,7 @@ from autoscaler.core.model import (
 from autoscaler.core.pending import is_pending
 from autoscaler.kube.convert import (
     daemonset_from_dict,
+    namespace_from_dict,
     node_from_dict,
     pdb_from_dict,
     pod_from_dict,
@@ -117,6 +120,9 @@ class TenantSources:
             storage_class_from_dict,
             **common,
         )
+        self.namespaces: Informer[Namespace] = Informer(
+            f"{tenant}/namespaces", core.list_namespace, namespace_from_dict, **common
+        )
         self._schedulers = schedulers
         self._on_pending_change = on_pending_change
         self._on_scheduled = on_scheduled
@@ -135,6 +141,7 @@ class TenantSources:
             self.claims,
             self.volumes,
             self.storage_classes,
+            self.namespaces,
         )
 
     def start(self) -> None:

@@ -340,6 +340,7 @@ class TenantLoop:
             claims=sources.claims.snapshot(),
             volumes=sources.volumes.snapshot(),
             storage_classes=sources.storage_classes.snapshot(),
+            namespaces=sources.namespaces.snapshot(),
         )
 
     def pools(self) -> tuple[Pool, ...]:

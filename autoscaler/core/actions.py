@@ -91,6 +91,8 @@ class Verdict(StrEnum):
     HOSTS_FULL = "HostsFull"
     TENANT_LIMIT_REACHED = "TenantLimitReached"
     POOL_AT_MAX = "PoolAtMax"
+    # Topology spread or inter-pod affinity refuse even an empty new node of the pool.
+    CONSTRAINTS_UNSATISFIED = "ConstraintsUnsatisfied"
     POOL_INVALID = "PoolInvalid"
     BACKING_OFF = "BackingOff"
     # The pod has a field the model cannot read that bears on where it may run: planning

@@ -2,8 +2,9 @@
 
 Two pods are equivalent when they ask for the same resources under the same scheduling
 constraints and priority. Their labels and namespace matter only where some pod carries
-required anti-affinity (another pod's term could select one and not the other), so they join
-the key only then; pods of one Deployment share them anyway.
+required anti-affinity (another pod's term could select one and not the other) or where the
+pod's own spread constraints or affinity terms may select itself, so they join the key only
+then; pods of one Deployment share them anyway.
 """
 
 from __future__ import annotations
@@ -32,21 +33,31 @@ class PodClass:
     def per_pod_checks(self) -> bool:
         """Whether each pod must be checked on its own: they constrain each other."""
         pod = self.pods[0]
-        return bool(pod.required_anti_affinity or pod.host_ports)
+        return bool(
+            pod.required_anti_affinity
+            or pod.host_ports
+            or pod.topology_spread
+            or pod.required_affinity
+        )
 
     @property
     def names_its_node(self) -> bool:
         """Whether the class selects on the hostname or node name, so that nodes with equal
         signatures may still answer differently."""
-        pod = self.pods[0]
-        if HOSTNAME_LABEL in pod.node_selector:
+        return names_its_node(self.pods[0])
+
+
+def names_its_node(pod: Pod) -> bool:
+    """Whether the pod's node selector or required node affinity names the hostname or the
+    node name."""
+    if HOSTNAME_LABEL in pod.node_selector:
+        return True
+    for term in pod.required_node_affinity:
+        if any(r.key == HOSTNAME_LABEL for r in term.match_expressions):
             return True
-        for term in pod.required_node_affinity:
-            if any(r.key == HOSTNAME_LABEL for r in term.match_expressions):
-                return True
-            if any(r.key == NODE_NAME_FIELD for r in term.match_fields):
-                return True
-        return False
+        if any(r.key == NODE_NAME_FIELD for r in term.match_fields):
+            return True
+    return False
 
 
 def _constraints(pod: Pod, with_identity: bool) -> Hashable:
@@ -59,8 +70,11 @@ def _constraints(pod: Pod, with_identity: bool) -> Hashable:
         pod.tolerations,
         pod.required_anti_affinity,
         pod.host_ports,
+        pod.required_affinity,
+        pod.topology_spread,
     )
-    if with_identity or pod.required_anti_affinity:
+    # Whether a pod's own selectors match itself depends on its labels and namespace.
+    if with_identity or pod.required_anti_affinity or pod.topology_spread or pod.required_affinity:
         key += (pod.namespace, tuple(sorted(pod.labels.items())))
     return key
 

@@ -87,11 +87,35 @@ class LabelSelector:
 
 @dataclass(frozen=True, slots=True)
 class PodAffinityTerm:
-    """A required pod (anti-)affinity term; namespaces empty means the pod's own namespace."""
+    """A required pod (anti-)affinity term.
+
+    The pods it selects live in ``namespaces`` or in a namespace whose labels
+    ``namespace_selector`` matches (an empty selector matches every namespace); with neither,
+    in the pod's own namespace. ``matchLabelKeys`` and ``mismatchLabelKeys`` are already merged
+    into ``selector``, as the API server does.
+    """
 
     selector: LabelSelector
     topology_key: str = HOSTNAME_LABEL
     namespaces: tuple[str, ...] = ()
+    namespace_selector: LabelSelector | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TopologySpreadConstraint:
+    """A ``whenUnsatisfiable: DoNotSchedule`` topology spread constraint.
+
+    ``ScheduleAnyway`` constraints only score, so they are not kept. ``selector`` has the
+    pod's ``matchLabelKeys`` merged in. The policies say whether the pod's node affinity and
+    its tolerations decide which nodes count (upstream defaults: Honor and Ignore).
+    """
+
+    max_skew: int
+    topology_key: str
+    selector: LabelSelector
+    min_domains: int = 1
+    honor_node_affinity: bool = True
+    honor_node_taints: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +147,8 @@ class Pod:
     required_node_affinity: tuple[NodeSelectorTerm, ...] = ()  # ORed; empty means none
     tolerations: tuple[Toleration, ...] = ()
     required_anti_affinity: tuple[PodAffinityTerm, ...] = ()
+    required_affinity: tuple[PodAffinityTerm, ...] = ()
+    topology_spread: tuple[TopologySpreadConstraint, ...] = ()
     host_ports: tuple[HostPort, ...] = ()
     owner_kind: str | None = None  # ReplicaSet, StatefulSet, Job, DaemonSet, ...; None: bare pod
     owner_name: str | None = None
@@ -276,6 +302,14 @@ class DaemonSet:
 
 
 @dataclass(frozen=True, slots=True)
+class Namespace:
+    """A namespace of the tenant: its labels decide which pod affinity terms reach it."""
+
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class PodDisruptionBudget:
     namespace: str
     name: str
@@ -360,3 +394,6 @@ class Snapshot:
     claims: tuple[PersistentVolumeClaim, ...] = ()
     volumes: tuple[PersistentVolume, ...] = ()
     storage_classes: tuple[StorageClass, ...] = ()
+    # Namespace name -> its labels, for pod affinity terms with a namespaceSelector; a
+    # namespace missing here has no labels.
+    namespace_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)

@@ -6,14 +6,16 @@ and required node affinity; a term that does not parse matches nothing), TaintTo
 (NoSchedule and NoExecute taints, and taints of an effect the model does not know, which are
 treated like NoSchedule), NodeResourcesFit (including the pod count and extended resources),
 NodePorts and the hostname half of InterPodAffinity (required anti-affinity, both
-directions). Anti-affinity terms with any other topology key are not evaluated: a single node
-cannot decide them, and the pools we size are one topology domain.
+directions). A node attached to cluster-wide filters (:class:`ClusterFilters`, see
+``topology_filters.py``) asks them instead for inter-pod affinity on every topology key and
+for topology spread, which no single node can decide.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
+from typing import Protocol
 
 from autoscaler.api.resources import CPU, MEMORY, PODS, Resources
 from autoscaler.core.labels import NODE_NAME_FIELD as NODE_NAME_FIELD
@@ -44,6 +46,24 @@ ANTI_AFFINITY_MISMATCH = "node(s) didn't match pod anti-affinity rules"
 EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rules"
 
 _ANY_IP = "0.0.0.0"
+
+
+class ClusterFilters(Protocol):
+    """The filters that need every node of the plan (topology spread, inter-pod affinity).
+
+    A NodeState attached to one asks it for those filters instead of checking hostname
+    anti-affinity on its own pods, and tells it about every pod added or removed.
+    """
+
+    def failure(self, pod: Pod, node: str) -> str | None: ...
+
+    def placed(self, pods: Sequence[Pod], node: str, sign: int = 1) -> None: ...
+
+    @property
+    def reaches_every_pod(self) -> bool:
+        """Whether pods with no constraints of their own may still be refused (by the
+        anti-affinity of pods already placed), so must be checked one by one."""
+        ...
 
 
 # Label and node selectors -------------------------------------------------------------------
@@ -168,10 +188,38 @@ def _hostname_terms(pod: Pod) -> tuple[PodAffinityTerm, ...]:
     return tuple(t for t in pod.required_anti_affinity if t.topology_key == HOSTNAME_LABEL)
 
 
-def term_selects(term: PodAffinityTerm, owner: Pod, other: Pod) -> bool:
+_NO_LABELS: Mapping[str, str] = {}
+
+
+def term_covers_namespace(
+    term: PodAffinityTerm,
+    owner_namespace: str,
+    namespace: str,
+    namespace_labels: Mapping[str, Mapping[str, str]],
+) -> bool:
+    """Whether a term of a pod in ``owner_namespace`` applies to pods in ``namespace``: the
+    union of ``namespaces`` and the namespaces its ``namespaceSelector`` matches, or the
+    owner's own namespace when it has neither."""
+    selector = term.namespace_selector
+    if not term.namespaces and selector is None:
+        return namespace == owner_namespace
+    if namespace in term.namespaces:
+        return True
+    return selector is not None and label_selector_matches(
+        selector, namespace_labels.get(namespace, _NO_LABELS)
+    )
+
+
+def term_selects(
+    term: PodAffinityTerm,
+    owner: Pod,
+    other: Pod,
+    namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
+) -> bool:
     """Whether ``owner``'s (anti-)affinity term selects ``other``."""
-    namespaces = term.namespaces or (owner.namespace,)
-    return other.namespace in namespaces and label_selector_matches(term.selector, other.labels)
+    return term_covers_namespace(
+        term, owner.namespace, other.namespace, namespace_labels or {}
+    ) and label_selector_matches(term.selector, other.labels)
 
 
 @lru_cache(maxsize=4096)
@@ -212,6 +260,7 @@ class NodeState:
         "_shared",
         "_signature",
         "_used",
+        "cluster",
         "cordoned",
         "labels",
         "name",
@@ -250,6 +299,7 @@ class NodeState:
         self._anti_affinity_pods: list[Pod] = []
         self._signature: tuple[object, ...] | None = None
         self._shared = False
+        self.cluster: ClusterFilters | None = None
         for pod in pods:
             self.add(pod)
 
@@ -287,6 +337,7 @@ class NodeState:
         clone._ports = self._ports
         clone._anti_affinity_pods = self._anti_affinity_pods
         clone._shared = self._shared = True
+        clone.cluster = None  # a copy is attached to a plan's filters by whoever plans with it
         return clone
 
     def _own(self) -> None:
@@ -347,6 +398,9 @@ class NodeState:
 
     @property
     def has_anti_affinity_pods(self) -> bool:
+        """Whether a pod placed here (or, with cluster filters, anywhere) may refuse others."""
+        if self.cluster is not None and self.cluster.reaches_every_pod:
+            return True
         return bool(self._anti_affinity_pods)
 
     @property
@@ -380,6 +434,8 @@ class NodeState:
         for wanted in pod.host_ports:
             if wanted.port > 0 and any(_ports_clash(wanted, taken) for taken in self._ports):
                 return PORTS_IN_USE
+        if self.cluster is not None:
+            return self.cluster.failure(pod, self.name)
         terms = _hostname_terms(pod)
         if terms and any(term_selects(t, pod, other) for t in terms for other in self.pods):
             return ANTI_AFFINITY_MISMATCH
@@ -398,6 +454,8 @@ class NodeState:
             self._own()
         self._account(pod.requests, 1)
         self._track(pod)
+        if self.cluster is not None:
+            self.cluster.placed((pod,), self.name)
 
     def add_equivalent(self, pods: Sequence[Pod], requests: Resources) -> None:
         """Add pods that all request exactly ``requests``, in one step."""
@@ -416,6 +474,8 @@ class NodeState:
                 self._track(pod)
         else:
             self.pods.extend(pods)
+        if self.cluster is not None:
+            self.cluster.placed(pods, self.name)
 
     def remove(self, pod: Pod) -> None:
         """Remove a pod placed here before (matched by key); unknown pods are ignored."""
@@ -435,6 +495,8 @@ class NodeState:
                     self._ports.remove(port)
         if placed in self._anti_affinity_pods:
             self._anti_affinity_pods.remove(placed)
+        if self.cluster is not None:
+            self.cluster.placed((placed,), self.name, -1)
 
     def _account(self, requests: Resources, count: int, sign: int = 1) -> None:
         used = self._used

@@ -6,6 +6,9 @@ shrinks to the smallest allowed shape whose node still holds its pods. VMs onto 
 first-fit decreasing by host footprint; a VM that no host can take is split in two and each
 half sized and placed again, down to single pods. A pool is sized for one zone at a time: its
 planned nodes carry the zone's labels and its VMs go only on hosts of that zone.
+
+With topology filters, each new VM joins the plan's topology domains as it is opened, so that
+topology spread and inter-pod affinity decide which pods may share it.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from autoscaler.core.predicates import NodeState, amounts
 from autoscaler.core.scheduling import place_class
 from autoscaler.core.scoring import queue_order, schedule
 from autoscaler.core.shapes import ShapeCatalog, catalog
+from autoscaler.core.topology_filters import TopologyFilters, needs_topology_filters
 
 # While a pool grows, its new VMs are at least the smallest shape whose kubelet reservations
 # and DaemonSet pods take at most this share of its cpu.
@@ -184,6 +188,7 @@ class _PoolSizer:
         budget: Budget,
         min_load: Resources | None = None,
         zone: Zone | None = None,
+        filters: TopologyFilters | None = None,
     ) -> None:
         if pool.settings is None:
             raise ValueError(f"pool {pool.name} has no valid settings")
@@ -198,6 +203,7 @@ class _PoolSizer:
         self._labels = future_node_labels(pool, "", zone=zone or NO_ZONE)
         self.min_load = min_load or Resources()
         self.hosts = "bare-metal host" if not zone else f"bare-metal host in zone {zone}"
+        self.filters = filters
 
     def empty_node(self, name: str, shape: Shape) -> NodeState:
         labels = {**self._labels, HOSTNAME_LABEL: name}
@@ -266,6 +272,7 @@ class _PoolSizer:
         bins = self.pack(packable, bin_shape, bin_template.free)
         memory_per_cpu = self.memory_per_cpu(packable)
         planned: list[tuple[Shape, Sequence[Pod]]] = []
+        bin_of: dict[int, NodeState] = {}
         for node in bins:
             load = self.with_mix_memory(self.load(node.pods), memory_per_cpu)
             shape = self.catalog.smallest_holding(load) or bin_shape
@@ -275,11 +282,18 @@ class _PoolSizer:
                 if roomier.cpu >= shape.cpu and roomier.memory >= shape.memory:
                     shape = roomier
             planned.append((shape, node.pods))
-        planned = self.as_scheduled(planned, bin_shape, memory_per_cpu)
+            bin_of[id(node.pods)] = node
+        if self.filters is None or not needs_topology_filters(p for b in bins for p in b.pods):
+            # The scheduler replay knows no cluster-wide filters: where they hold, the
+            # packing (which applied them) is what the VMs are planned with.
+            planned = self.as_scheduled(planned, bin_shape, memory_per_cpu)
         # First-fit decreasing onto hosts: the largest VMs first.
         planned.sort(key=lambda item: (-item[0].cpu, -item[0].memory))
         for shape, bin_pods in planned:
-            self.launch(shape, bin_pods)
+            if not self.launch(shape, bin_pods) and self.filters is not None:
+                refused = bin_of.get(id(bin_pods))
+                if refused is not None:
+                    self.filters.detach(refused)
 
     def as_scheduled(
         self,
@@ -414,10 +428,25 @@ class _PoolSizer:
         for cls in sorted(classes, key=share):
             rest = cls.pods[place_class(cls, bins, placed, index) :]
             while rest:
-                node = self.empty_node(f"{self.pool.name}-planned-{len(bins) + 1}", shape)
+                name = f"{self.pool.name}-planned-{len(bins) + 1}"
+                if self.filters is not None:
+                    name = self.filters.unused_name(name)
+                node = self.empty_node(name, shape)
+                if self.filters is not None:
+                    self.filters.attach(node, new=True)
                 taken = place_class(PodClass(cls.key, rest, cls.vector), [node], placed)
-                if taken == 0:  # cannot happen: the class fits an empty bin
-                    self.refuse(rest, Verdict.EXCEEDS_LARGEST_SHAPE, "does not fit an empty VM")
+                if taken == 0:  # the class fits an empty bin: only cluster-wide filters refuse
+                    reason = node.fit_failure(rest[0]) or "does not fit an empty VM"
+                    if self.filters is not None:
+                        self.filters.detach(node)
+                    where = f"pool {self.pool.name}" + (
+                        f" in zone {self.zone}" if self.zone not in (None, NO_ZONE) else ""
+                    )
+                    self.refuse(
+                        rest,
+                        Verdict.CONSTRAINTS_UNSATISFIED,
+                        f"a new VM of {where} would not take it: {reason}",
+                    )
                     break
                 bins.append(node)
                 index.append(node)
@@ -498,6 +527,7 @@ def size_for_classes(
     budget: Budget,
     min_load: Resources | None = None,
     zone: Zone | None = None,
+    filters: TopologyFilters | None = None,
 ) -> PoolSizing:
     """:func:`size_for_pods` for pods already grouped into equivalence classes.
 
@@ -506,7 +536,7 @@ def size_for_classes(
     room the next pending pods use while they boot. With ``zone``, the VMs go only on that
     zone's hosts and the pods are checked against nodes with its labels.
     """
-    sizer = _PoolSizer(pool, bounds, daemonset_overhead, budget, min_load, zone)
+    sizer = _PoolSizer(pool, bounds, daemonset_overhead, budget, min_load, zone, filters)
     sizer.size(classes)
     return PoolSizing(tuple(sizer.vms), tuple(sizer.unserved))
 

@@ -22,6 +22,7 @@ from autoscaler.core.config import disrupting_taint_of
 from autoscaler.core.equivalence import PodClass, group_equivalent
 from autoscaler.core.future_node import future_node, pool_daemonset_overhead
 from autoscaler.core.model import (
+    HOSTNAME_LABEL,
     NO_ZONE,
     REGION_LABEL,
     ZONE_LABEL,
@@ -39,12 +40,22 @@ from autoscaler.core.predicates import NodeState
 from autoscaler.core.rightsizing import Budget, SizedVM, size_for_classes, top_up_min_nodes
 from autoscaler.core.scheduling import place_classes
 from autoscaler.core.shapes import catalog
+from autoscaler.core.topology_filters import TopologyFilters, needs_topology_filters
 from autoscaler.core.unmodelled import not_planned_message, placement_unknowns
 from autoscaler.core.zones import by_free_room, free_by_zone, pool_zones, zones_of
 
 SAMPLE_SIZE = 3
+# How many times pods spread over zones go round the zones of their pools in one plan.
+SPREAD_ROUNDS = 8
 # A pool that refuses pods for these reasons may still leave room in another pool.
-_PASS_ON = frozenset({Verdict.EXCEEDS_LARGEST_SHAPE, Verdict.POOL_AT_MAX, Verdict.HOSTS_FULL})
+_PASS_ON = frozenset(
+    {
+        Verdict.EXCEEDS_LARGEST_SHAPE,
+        Verdict.POOL_AT_MAX,
+        Verdict.HOSTS_FULL,
+        Verdict.CONSTRAINTS_UNSATISFIED,
+    }
+)
 _GONE = (VMPhase.FAILED, VMPhase.DELETING)
 _SEEN = "unschedulable-after-ready"  # marks the classes split off by _after_seen
 
@@ -307,9 +318,12 @@ def plan_scale_up(
         for cls in group:
             outcomes.notes[cls.key] = note
     placements: dict[str, str] = {}
+    filters: TopologyFilters | None = None
+    chooser = _PoolChooser(pools, snapshot)
     if rest or refused:
         bound = cache.bound(snapshot.pods)
         existing = [cache.state(n, bound.get(n.name, ())) for n in ready]
+        filters = _topology_filters(snapshot, pending, with_identity, existing, bound)
         rest = _settle(rest, existing, Verdict.FITS_EXISTING, placements, outcomes)
         for seen, group in refused:
             unseen = [s for n, s in zip(ready, existing, strict=True) if n.name not in seen]
@@ -318,15 +332,21 @@ def plan_scale_up(
             known = {p.name: p for p in snapshot.pools}
             known.update((p.name, p) for p in pools)
             launching = _launching_nodes(snapshot, known, bound, unhealthy)
+            if filters is not None:
+                for state in launching:
+                    filters.remove_node(state.name)  # counted as a registered node so far
+                    filters.attach(state)
+                _expect_new_nodes(filters, chooser)
             rest = _settle(rest, launching, Verdict.FITS_LAUNCHING, placements, outcomes)
 
     budget = Budget(snapshot.hosts, snapshot.limits, snapshot.vms, _pool_node_counts(snapshot))
-    chooser = _PoolChooser(pools, snapshot)
     vms: list[SizedVM] = []
     pool_messages: dict[str, str] = {}
     if rest:
         vms.extend(
-            _size_new_vms(rest, snapshot, chooser, budget, outcomes, pool_messages, min_loads or {})
+            _size_new_vms(
+                rest, snapshot, chooser, budget, outcomes, pool_messages, min_loads or {}, filters
+            )
         )
     details = {id(vm): f"sized for {len(vm.pods)} pending pod(s)" for vm in vms}
     for pool in chooser.pools:
@@ -387,6 +407,44 @@ def _after_seen(
     return fresh, refused
 
 
+def _topology_filters(
+    snapshot: Snapshot,
+    pending: Sequence[Pod],
+    with_identity: bool,
+    existing: Sequence[NodeState],
+    bound: Mapping[str, Sequence[Pod]],
+) -> TopologyFilters | None:
+    """The cluster-wide filters over every node, when some pod needs them (None otherwise).
+
+    The ready nodes take pods; every other registered node still holds a topology domain and
+    pods that count, as it does for the scheduler.
+    """
+    if not needs_topology_filters(pending) and not (
+        with_identity
+        and needs_topology_filters(p for p in snapshot.pods if p.required_anti_affinity)
+    ):
+        return None
+    filters = TopologyFilters(snapshot.namespace_labels)
+    for state in existing:
+        filters.attach(state)
+    attached = {state.name for state in existing}
+    for node in snapshot.nodes:
+        if node.name not in attached:
+            filters.add_node(node.name, node.labels, node.taints, bound.get(node.name, ()))
+    return filters
+
+
+def _expect_new_nodes(filters: TopologyFilters, chooser: _PoolChooser) -> None:
+    """From here on the plan places pods on nodes that come up together with the new VMs it
+    may still open. Each such VM is a topology domain of its own (its hostname) and may open
+    a zone that holds no node yet: one empty placeholder node per pool and zone stands for
+    them, so that no placement relies on a skew those new domains would break."""
+    for (pool, zone), template in chooser.templates.items():
+        name = filters.unused_name(f"{pool}-{zone}-possible")
+        labels = {**template.labels, HOSTNAME_LABEL: name}
+        filters.add_node(name, labels, template.taints, ())
+
+
 def _settle(
     classes: list[PodClass],
     nodes: list[NodeState],
@@ -421,6 +479,7 @@ def _size_new_vms(
     outcomes: _Outcomes,
     pool_messages: dict[str, str],
     min_loads: Mapping[str, Resources],
+    filters: TopologyFilters | None = None,
 ) -> list[SizedVM]:
     """Assign each class to its best pool and zone, size, and pass refused pods on to the
     next zone of the pool, then the next pool."""
@@ -437,6 +496,10 @@ def _size_new_vms(
         candidates = [
             (pool, zone) for pool in chooser.ranked(cls.pods, pools) for zone in admitted[pool.name]
         ]
+        if len(candidates) > 1 and _spreads_across_nodes(cls.representative):
+            # Each zone takes what the skew allows now; after the others took theirs, it
+            # may take more: go round the zones again, a few times.
+            candidates = candidates * SPREAD_ROUNDS
         plans[cls.key] = (candidates, [], cls)
         todo.append((cls.key, cls.pods, 0))
 
@@ -465,9 +528,15 @@ def _size_new_vms(
                             pool_messages,
                             min_loads,
                             vms,
+                            filters,
                         )
                     )
     return vms
+
+
+def _spreads_across_nodes(pod: Pod) -> bool:
+    """Whether the pod spreads over domains wider than one node (zones, regions, racks)."""
+    return any(c.topology_key != HOSTNAME_LABEL for c in pod.topology_spread)
 
 
 def _size_unit(
@@ -482,6 +551,7 @@ def _size_unit(
     pool_messages: dict[str, str],
     min_loads: Mapping[str, Resources],
     vms: list[SizedVM],
+    filters: TopologyFilters | None = None,
 ) -> list[tuple[Hashable, list[Pod], int]]:
     """Size new VMs of ``pool`` in ``zone`` for ``work``; return the pods to try elsewhere."""
     tried = {p.key: entry for entry, group in work.items() for p in group}
@@ -493,6 +563,7 @@ def _size_unit(
         budget,
         min_loads.get(pool.name),
         zone,
+        filters,
     )
     vms.extend(sizing.vms)
     where = f"pool {pool.name}" if zone == NO_ZONE else f"pool {pool.name} in zone {zone}"
@@ -505,7 +576,9 @@ def _size_unit(
             by_class.setdefault(tried[pod.key], []).append(pod)
         for (key, position), group in by_class.items():
             candidates, said, _ = plans[key]
-            said.append(f"{where}: {refused.message}")
+            reason = f"{where}: {refused.message}"
+            if reason not in said:  # pods spread over zones may try a zone more than once
+                said.append(reason)
             more = position + 1 < len(candidates)
             # Full hosts in one zone say nothing about the pool while another zone may serve.
             if refused.verdict is Verdict.POOL_AT_MAX or (

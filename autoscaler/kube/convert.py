@@ -29,6 +29,7 @@ from autoscaler.core.model import (
     DaemonSet,
     HostPort,
     LabelSelector,
+    Namespace,
     Node,
     NodeSelectorTerm,
     Pod,
@@ -39,6 +40,7 @@ from autoscaler.core.model import (
     Taint,
     TaintEffect,
     Toleration,
+    TopologySpreadConstraint,
 )
 
 LABEL_SELECTOR_OPERATORS = frozenset({"In", "NotIn", "Exists", "DoesNotExist"})
@@ -424,33 +426,145 @@ def node_selector_terms(
     return tuple(terms) or (_NO_NODE,)
 
 
-def _anti_affinity(r: _Reader, affinity: dict[str, Any]) -> tuple[PodAffinityTerm, ...]:
-    anti = r.mapping(affinity, "podAntiAffinity", "spec.affinity.podAntiAffinity")
-    base = "spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution"
+def _strings(r: _Reader, obj: dict[str, Any], key: str, path: str) -> list[str]:
+    values = r.items(obj, key, path)
+    if not all(isinstance(v, str) for v in values):
+        raise r.error(path, "expected a list of strings")
+    return values
+
+
+def _with_pod_labels(
+    selector: LabelSelector,
+    labels: Mapping[str, str],
+    keys: Iterable[str],
+    operator: str,
+) -> LabelSelector:
+    """``selector`` ANDed with ``key <operator> (the pod's value)`` for each of ``keys`` the
+    pod has (``matchLabelKeys``: In, ``mismatchLabelKeys``: NotIn). A null selector
+    (MATCH_NOTHING) becomes the set of those labels, as the scheduler merges it."""
+    found = tuple(Requirement(k, operator, (labels[k],)) for k in keys if k in labels)
+    if not found:
+        return selector
+    if selector == MATCH_NOTHING:
+        return LabelSelector(match_expressions=found)
+    extra = tuple(req for req in found if req not in selector.match_expressions)
+    return replace(selector, match_expressions=selector.match_expressions + extra)
+
+
+def _pod_affinity(
+    r: _Reader, affinity: dict[str, Any], kind: str, labels: Mapping[str, str]
+) -> tuple[PodAffinityTerm, ...]:
+    """The required terms of ``podAffinity`` or ``podAntiAffinity``; a term that cannot be
+    read is noted (so a pending pod is not planned) and left out."""
+    group = r.mapping(affinity, kind, f"spec.affinity.{kind}")
+    base = f"spec.affinity.{kind}.requiredDuringSchedulingIgnoredDuringExecution"
     terms = []
-    for path, term in r.each(anti, "requiredDuringSchedulingIgnoredDuringExecution", base):
-        read = _guarded(r, None, _anti_affinity_term, term, path)
+    for path, term in r.each(group, "requiredDuringSchedulingIgnoredDuringExecution", base):
+        read = _guarded(r, None, _pod_affinity_term, term, path, kind, labels)
         if read is not None:
             terms.append(read)
     return tuple(terms)
 
 
-def _anti_affinity_term(r: _Reader, term: dict[str, Any], path: str) -> PodAffinityTerm | None:
+def _pod_affinity_term(
+    r: _Reader, term: dict[str, Any], path: str, kind: str, labels: Mapping[str, str]
+) -> PodAffinityTerm | None:
+    """A term without a label selector selects no pod: an anti-affinity term then never
+    refuses a node (and is dropped), an affinity term refuses every node."""
     if term.get("labelSelector") is None:
-        return None  # a term without a selector matches no pod
-    selector = _label_selector(
-        r, r.mapping(term, "labelSelector", f"{path}.labelSelector"), f"{path}.labelSelector"
+        if kind == "podAntiAffinity":
+            return None
+        selector = MATCH_NOTHING
+    else:
+        selector = _label_selector(
+            r, r.mapping(term, "labelSelector", f"{path}.labelSelector"), f"{path}.labelSelector"
+        )
+    # The API server merges these into the selector when it admits the pod; merging again
+    # changes nothing, and covers pods that did not go through it.
+    selector = _with_pod_labels(
+        selector, labels, _strings(r, term, "matchLabelKeys", f"{path}.matchLabelKeys"), "In"
     )
-    namespaces = r.items(term, "namespaces", f"{path}.namespaces")
-    if not all(isinstance(ns, str) for ns in namespaces):
-        raise r.error(f"{path}.namespaces", "expected a list of strings")
+    selector = _with_pod_labels(
+        selector,
+        labels,
+        _strings(r, term, "mismatchLabelKeys", f"{path}.mismatchLabelKeys"),
+        "NotIn",
+    )
+    namespace_selector = None
+    if term.get("namespaceSelector") is not None:
+        namespace_selector = _label_selector(
+            r,
+            r.mapping(term, "namespaceSelector", f"{path}.namespaceSelector"),
+            f"{path}.namespaceSelector",
+        )
     topology_key = r.string(term, "topologyKey", f"{path}.topologyKey")
     if not topology_key:
         raise r.error(f"{path}.topologyKey", "must not be empty")
     return PodAffinityTerm(
         selector=selector,
         topology_key=sys.intern(topology_key),
-        namespaces=tuple(namespaces),
+        namespaces=tuple(_strings(r, term, "namespaces", f"{path}.namespaces")),
+        namespace_selector=namespace_selector,
+    )
+
+
+_INCLUSION_POLICIES = {"Honor": True, "Ignore": False}
+_POLICY_DEFAULTS = (("nodeAffinityPolicy", "Honor"), ("nodeTaintsPolicy", "Ignore"))
+
+
+def _spread_constraints(
+    r: _Reader, spec: dict[str, Any], labels: Mapping[str, str]
+) -> tuple[TopologySpreadConstraint, ...]:
+    """The DoNotSchedule topology spread constraints (ScheduleAnyway only scores); one that
+    cannot be read is noted (so a pending pod is not planned) and left out."""
+    result = []
+    for path, item in r.each(spec, "topologySpreadConstraints", "spec.topologySpreadConstraints"):
+        read = _guarded(r, None, _spread_constraint, item, path, labels)
+        if read is not None:
+            result.append(read)
+    return tuple(result)
+
+
+def _spread_constraint(
+    r: _Reader, item: dict[str, Any], path: str, labels: Mapping[str, str]
+) -> TopologySpreadConstraint | None:
+    when = r.string(item, "whenUnsatisfiable", f"{path}.whenUnsatisfiable")
+    if when == "ScheduleAnyway":
+        return None
+    if when != "DoNotSchedule":
+        raise r.error(
+            f"{path}.whenUnsatisfiable", f"{when!r} is not DoNotSchedule or ScheduleAnyway"
+        )
+    max_skew = r.integer(item, "maxSkew", f"{path}.maxSkew")
+    if max_skew < 1:
+        raise r.error(f"{path}.maxSkew", f"{max_skew} is not a positive integer")
+    min_domains = r.integer(item, "minDomains", f"{path}.minDomains", 1)
+    if min_domains < 1:
+        raise r.error(f"{path}.minDomains", f"{min_domains} is not a positive integer")
+    topology_key = r.string(item, "topologyKey", f"{path}.topologyKey")
+    if not topology_key:
+        raise r.error(f"{path}.topologyKey", "must not be empty")
+    policies = []
+    for field_name, default in _POLICY_DEFAULTS:
+        text = r.string(item, field_name, f"{path}.{field_name}", default)
+        if text not in _INCLUSION_POLICIES:
+            raise r.error(f"{path}.{field_name}", f"{text!r} is not Honor or Ignore")
+        policies.append(_INCLUSION_POLICIES[text])
+    selector = MATCH_NOTHING
+    if item.get("labelSelector") is not None:
+        selector = _label_selector(
+            r, r.mapping(item, "labelSelector", f"{path}.labelSelector"), f"{path}.labelSelector"
+        )
+    selector = _with_pod_labels(
+        selector, labels, _strings(r, item, "matchLabelKeys", f"{path}.matchLabelKeys"), "In"
+    )
+    return TopologySpreadConstraint(
+        max_skew=max_skew,
+        topology_key=sys.intern(topology_key),
+        selector=selector,
+        min_domains=min_domains,
+        honor_node_affinity=policies[0],
+        honor_node_taints=policies[1],
     )
 
 
@@ -623,7 +737,9 @@ def _pod_from_parts(
         node_selector=r.string_map(spec, "nodeSelector", "spec.nodeSelector"),
         required_node_affinity=_guarded(r, (_NO_NODE,), _node_affinity, affinity),
         tolerations=_tolerations(r, spec),
-        required_anti_affinity=_guarded(r, (), _anti_affinity, affinity),
+        required_anti_affinity=_guarded(r, (), _pod_affinity, affinity, "podAntiAffinity", labels),
+        required_affinity=_guarded(r, (), _pod_affinity, affinity, "podAffinity", labels),
+        topology_spread=_guarded(r, (), _spread_constraints, spec, labels),
         host_ports=_host_ports(r, spec),
         owner_kind=owner_kind,
         owner_name=owner_name,
@@ -789,6 +905,13 @@ def pdb_from_dict(obj: Any) -> PodDisruptionBudget:
         disruptions_allowed=0 if unmodelled else max(0, allowed),
         unmodelled=unmodelled,
     )
+
+
+def namespace_from_dict(obj: Any) -> Namespace:
+    r = _Reader("Namespace", obj)
+    meta = r.mapping(obj, "metadata", "metadata")
+    _, name = _identity(r, meta, namespaced=False)
+    return Namespace(name=name, labels=r.string_map(meta, "labels", "metadata.labels"))
 
 
 def daemonset_from_dict(obj: Any) -> DaemonSet:
