@@ -17,8 +17,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         description=(
             "Follow the TenantCluster objects of the management cluster and keep every tenant's "
             "worker pools as large as its workload needs. Settings come from the flags, then "
-            "the environment (KVPOOL_*), then --config; in-cluster credentials are used when "
-            "no kubeconfig is given."
+            "the environment (KVPOOL_*), then --config, then the defaults; a flag not given "
+            "overrides nothing. In-cluster credentials are used when no kubeconfig is given."
         ),
     )
     parser.add_argument("--kubeconfig", type=Path, help="management cluster kubeconfig")
@@ -33,7 +33,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     parser.add_argument(
         "--dry-run",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         default=None,
         help="decide and log what would be done, but change nothing",
     )
@@ -43,6 +43,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings the flags name; a flag not given is None (and overrides nothing)."""
     return {
         "kubeconfig": args.kubeconfig,
         "namespace": args.namespace,

@@ -21,6 +21,7 @@ from autoscaler.kube.clients import management_client
 from autoscaler.kube.drain import DrainSettings
 from autoscaler.kube.informer import InformerSettings
 from autoscaler.kube.leader import LeaderElectionConfig, LeaderElector
+from autoscaler.kube.raw import RequestTimeouts
 from autoscaler.observability.metrics import Metrics
 from autoscaler.observability.server import ObservabilityServer, Readiness
 
@@ -54,7 +55,19 @@ def loop_settings(settings: Settings) -> LoopSettings:
 
 def informer_settings(settings: Settings) -> InformerSettings:
     backoff_max = settings.watch_backoff_max_seconds
-    return InformerSettings(backoff_base=min(0.5, backoff_max), backoff_max=backoff_max)
+    return InformerSettings(
+        backoff_base=min(0.5, backoff_max),
+        backoff_max=backoff_max,
+        inactivity_timeout=settings.watch_inactivity_seconds,
+        list_timeout=settings.request_timeout_seconds,
+        connect_timeout=settings.connect_timeout_seconds,
+    )
+
+
+def request_timeouts(settings: Settings) -> RequestTimeouts:
+    return RequestTimeouts(
+        connect=settings.connect_timeout_seconds, total=settings.request_timeout_seconds
+    )
 
 
 def manager_settings(settings: Settings) -> ManagerSettings:
@@ -66,6 +79,7 @@ def manager_settings(settings: Settings) -> ManagerSettings:
         garbage_interval_seconds=settings.garbage_interval_seconds,
         orphan_grace_seconds=settings.orphan_grace_seconds,
         informer=informer_settings(settings),
+        timeouts=request_timeouts(settings),
     )
 
 
@@ -110,7 +124,7 @@ async def start_controller(
     metrics = metrics or Metrics()
     if management is None:
         kubeconfig = str(settings.kubeconfig) if settings.kubeconfig is not None else None
-        management = await management_client(kubeconfig)
+        management = await management_client(kubeconfig, timeouts=request_timeouts(settings))
     unhook = errors.add_api_error_hook(metrics.api_error)
     identity = settings.identity or default_identity()
     listeners: list[Callable[[], None]] = []

@@ -3,8 +3,9 @@
 Each TenantCluster is validated on its own: an invalid one gets a status condition and an Event
 and has no loop, the others carry on. A loop is (re)started when its TenantCluster appears,
 when its spec changes (generation) or when its kubeconfig Secret changes, and stopped when it
-goes. Shared by every loop: the host ledger, the VM providers (one per VM namespace, all
-metered on the same registry), the metrics and the leader state.
+goes; each loop has a garbage task of its own beside it, so that one tenant that hangs delays
+no other tenant's collection. Shared by every loop: the host ledger, the VM providers (one per
+VM namespace, all metered on the same registry), the metrics and the leader state.
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ from autoscaler.controller.status_report import (
     tenant_cluster_resource,
 )
 from autoscaler.controller.tenant import LoopSettings, Shared, TenantLoop
+from autoscaler.controller.tenant_garbage import TenantGarbage
 from autoscaler.core.capacity import HostLedger
 from autoscaler.kube import errors
 from autoscaler.kube.clients import KubeconfigError, SecretKeyRef, TenantClients
 from autoscaler.kube.events import EventRecorder, ObjectRef
 from autoscaler.kube.informer import EventType, Informer, InformerSettings
-from autoscaler.kube.raw import call_json
+from autoscaler.kube.raw import RequestTimeouts, call_json
 from autoscaler.kube.status import Condition, StatusWriter
 from autoscaler.observability.logging import log_context
 from autoscaler.observability.metrics import Metrics
@@ -58,12 +60,14 @@ class ManagerSettings:
     garbage_interval_seconds: float = 60.0
     orphan_grace_seconds: float = 300.0
     informer: InformerSettings = field(default_factory=InformerSettings)
+    timeouts: RequestTimeouts = field(default_factory=RequestTimeouts)  # of tenant clients
 
 
 @dataclass(slots=True)
 class _Running:
     loop: TenantLoop
     identity: tuple[Any, ...]
+    garbage: TenantGarbage
 
 
 class Manager:
@@ -89,7 +93,7 @@ class Manager:
         self._clock = clock
         self._providers: dict[str, VMProvider] = {}
         self._provider_factory = providers or self._kubevirt_provider
-        self.clients = TenantClients(management)
+        self.clients = TenantClients(management, timeouts=self.settings.timeouts)
         self.events = EventRecorder(management, instance=identity, cluster="management")
         self.status = StatusWriter(management, cluster="management")
         self.shared = Shared(
@@ -130,7 +134,6 @@ class Manager:
         self.garbage = GarbageCollector(
             management,
             ledger=self.ledger,
-            tenants=self._loops,
             known_tenants=self._listed_tenants,
             vm_namespaces=lambda: set(self.vm_namespaces),
             tenant_clusters_trusted=self._tenant_clusters_trusted,
@@ -162,7 +165,7 @@ class Manager:
         return {_name(obj) for obj in objects} | {_name(o) for o in self.tenantclusters.snapshot()}
 
     def _tenant_clusters_trusted(self) -> bool:
-        return self.tenantclusters.synced and self.tenantclusters.last_error is None
+        return self.tenantclusters.fresh
 
     def readiness_problem(self) -> str | None:
         if not self.tenantclusters.synced:
@@ -231,7 +234,8 @@ class Manager:
 
     async def _collect_garbage(self) -> None:
         if self.is_leader():
-            await self.garbage.collect()
+            async with asyncio.timeout(self.settings.garbage_interval_seconds):
+                await self.garbage.collect()
 
     # TenantClusters -------------------------------------------------------------------------
     def _tenant_cluster_changed(self, kind: EventType, key: str, obj: dict[str, Any]) -> None:
@@ -308,13 +312,24 @@ class Manager:
             self.shared,
             self.loop_settings,
         )
-        self.loops[name] = _Running(loop, identity)
+        garbage = TenantGarbage(
+            self._management,
+            loop,
+            interval=self.settings.garbage_interval_seconds,
+            orphan_grace=self.settings.orphan_grace_seconds,
+            dry_run=self.loop_settings.actuator.dry_run,
+            is_leader=self.is_leader,
+            clock=self._clock,
+        )
+        self.loops[name] = _Running(loop, identity, garbage)
         loop.start()
+        garbage.start()
         log.info("TenantCluster %s: loop started", name)
 
     async def _stop_loop(self, name: str, *, forget: bool = True) -> None:
         running = self.loops.pop(name, None)
         if running is not None:
+            await running.garbage.stop()
             await running.loop.stop()
         if forget:
             self.ledger.forget_tenant(name)

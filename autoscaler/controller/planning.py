@@ -125,8 +125,9 @@ async def _plan_one(
             async with asyncio.timeout(sync_timeout):
                 await sources.wait_synced()
         except TimeoutError:
-            problem = sources.problem() or "the caches did not sync"
-            return TenantPlan(name, error=f"tenant not reachable: {problem}")
+            problem = sources.problem()
+            why = problem.message if problem is not None else "the caches did not sync"
+            return TenantPlan(name, error=f"tenant not reachable: {why}")
         provider = KubeVirtProvider(management, cluster.spec.vm_namespace)
         try:
             vms, hosts = await asyncio.gather(provider.list(name), provider.hosts())

@@ -1,15 +1,28 @@
-"""Settings of ``kubevirt-autoscaler run``: flags override environment (``KVPOOL_*``), which
-overrides an optional YAML file, which overrides the defaults."""
+"""Settings of ``kubevirt-autoscaler run``: one model read from three sources.
+
+Precedence: flags over the environment (``KVPOOL_*``) over an optional YAML file over the
+defaults. A flag that was not given is absent, never a value: it overrides nothing. A key in the
+file that is not a setting is an error naming the key and the file; a bad value is an error naming
+the setting and where it came from.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import os
+from collections.abc import Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from autoscaler.core.config import CoreConfig
 
@@ -20,12 +33,46 @@ CORE_KNOBS = frozenset(
 )
 
 
+ENV_PREFIX = "KVPOOL_"
+
+# The parsed settings file of the Settings being built (see load_settings).
+_FILE_VALUES: ContextVar[Mapping[str, Any] | None] = ContextVar("settings_file", default=None)
+
+
 class SettingsError(ValueError):
     """Settings that cannot be used; the message names the source and the setting."""
 
 
+class SettingsFileSource(PydanticBaseSettingsSource):
+    """The values of the YAML settings file, below the environment and the flags."""
+
+    def __init__(self, settings_cls: type[BaseSettings], values: Mapping[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._values = dict(values)
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._values)
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="KVPOOL_", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The first source that has a value wins: flags (passed as init values), environment,
+        # then the file.
+        from_file = SettingsFileSource(settings_cls, _FILE_VALUES.get() or {})
+        return init_settings, env_settings, from_file
 
     kubeconfig: Path | None = Field(
         default=None, description="management cluster kubeconfig; in-cluster config when unset"
@@ -81,6 +128,22 @@ class Settings(BaseSettings):
     tenant_probe_timeout_seconds: float = Field(
         default=5.0, gt=0, description="a tenant API server slower than this counts as unreachable"
     )
+    request_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="longest time for one API request to any cluster, response included "
+        "(also per page of a list)",
+    )
+    connect_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="longest time to get a connection to an API server"
+    )
+    watch_inactivity_seconds: float = Field(
+        default=180.0,
+        gt=0,
+        description="a watch that delivers no event or bookmark for this long is re-listed, and "
+        "its tenant counts as stale (Connected=False, no disruption) until a watch delivers "
+        "again; API servers send a bookmark about every minute",
+    )
     watch_backoff_max_seconds: float = Field(
         default=30.0, gt=0, description="longest wait between failed list or watch attempts"
     )
@@ -125,45 +188,73 @@ class Settings(BaseSettings):
         return CoreConfig(**values, scheduler_names=tuple(self.scheduler_names))
 
 
-def load_settings(config_file: Path | None, overrides: dict[str, Any]) -> Settings:
-    """Build settings from a YAML file (lowest), the environment, then explicit overrides.
+def load_settings(config_file: Path | None, flags: Mapping[str, Any]) -> Settings:
+    """Build settings from a YAML file (lowest), the environment, then the flags given.
 
-    Raises :class:`SettingsError` naming what is wrong.
+    ``flags`` maps setting names to flag values; None means the flag was not given. Raises
+    :class:`SettingsError` naming what is wrong and where it came from.
     """
-    from_file: dict[str, Any] = {}
-    if config_file is not None:
-        try:
-            loaded = yaml.safe_load(config_file.read_text())
-        except OSError as exc:
-            raise SettingsError(f"{config_file}: cannot read: {exc.strerror or exc}") from None
-        except yaml.YAMLError as exc:
-            raise SettingsError(f"{config_file}: not valid YAML: {exc}") from None
-        if loaded is not None and not isinstance(loaded, dict):
-            raise SettingsError(
-                f"{config_file}: expected a mapping of settings, got {type(loaded).__name__}"
-            )
-        from_file = {str(k).replace("-", "_"): v for k, v in (loaded or {}).items()}
+    from_file = read_settings_file(config_file) if config_file is not None else {}
+    given = {name: value for name, value in flags.items() if value is not None}
+    token = _FILE_VALUES.set(from_file)
     try:
-        defaults_from_env = Settings()
-        merged = {**from_file, **_explicit_env(defaults_from_env), **overrides}
-        return Settings.model_validate({k: v for k, v in merged.items() if v is not None})
+        return Settings(**given)
     except ValidationError as exc:
-        raise SettingsError(_describe(exc)) from None
+        raise SettingsError(_describe(exc, config_file, from_file, given)) from None
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
+    finally:
+        _FILE_VALUES.reset(token)
 
 
-def _describe(exc: ValidationError) -> str:
+def read_settings_file(path: Path) -> dict[str, Any]:
+    """The settings in a YAML file, keys with ``-`` or ``_``; unknown keys are an error."""
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"{path}: not valid YAML: {exc}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise SettingsError(f"{path}: expected a mapping of settings, got {type(loaded).__name__}")
+    values = {str(key).replace("-", "_"): value for key, value in loaded.items()}
+    unknown = sorted(set(values) - set(Settings.model_fields))
+    if unknown:
+        raise SettingsError(
+            f"{path}: {', '.join(unknown)}: unknown setting" + ("s" if len(unknown) > 1 else "")
+        )
+    return values
+
+
+def _describe(
+    exc: ValidationError,
+    config_file: Path | None,
+    from_file: Mapping[str, Any],
+    flags: Mapping[str, Any],
+) -> str:
     lines = []
     for error in exc.errors(include_url=False):
-        where = ".".join(str(part) for part in error["loc"])
+        loc = error["loc"]
+        where = ".".join(str(part) for part in loc)
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown setting"
+        if loc and isinstance(loc[0], str):
+            where += f" (from {_source_of(loc[0], config_file, from_file, flags)})"
         lines.append(f"{where}: {message}" if where else message)
     return "invalid settings: " + "; ".join(lines)
 
 
-def _explicit_env(settings: Settings) -> dict[str, Any]:
-    """The fields that the environment set (so that they win over the file)."""
-    return {name: getattr(settings, name) for name in settings.model_fields_set}
+def _source_of(
+    name: str, config_file: Path | None, from_file: Mapping[str, Any], flags: Mapping[str, Any]
+) -> str:
+    if name in flags:
+        return f"--{name.replace('_', '-')}"
+    variable = ENV_PREFIX + name.upper()
+    if any(key.upper() == variable for key in os.environ):
+        return variable
+    if name in from_file:
+        return str(config_file)
+    return "the default"

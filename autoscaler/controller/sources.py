@@ -3,7 +3,9 @@ the PersistentVolumeClaims, PersistentVolumes and StorageClasses that place pods
 and the namespaces (whose labels pod affinity namespace selectors match).
 
 Pods that wait for capacity are tracked as they change, so the loop can batch them without
-scanning every pod of the cluster on each event.
+scanning every pod of the cluster on each event. The caches together are trusted only while every
+one of them is fresh (see :mod:`autoscaler.kube.informer`); :meth:`TenantSources.problem` says
+which one is not, and why.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from kubernetes_asyncio.client import (
@@ -46,6 +49,17 @@ from autoscaler.kube.informer import EventType, Informer, InformerSettings
 
 NODEPOOLS = "nodepools"
 NON_TERMINAL_PODS = "status.phase!=Succeeded,status.phase!=Failed"
+
+STALE = "Stale"
+NOT_SYNCED = "CachesNotSynced"
+
+
+@dataclass(frozen=True, slots=True)
+class CacheProblem:
+    """Why a tenant's caches cannot be trusted now: ``reason`` is a condition reason."""
+
+    reason: str
+    message: str
 
 
 def raw_object(obj: dict[str, Any]) -> dict[str, Any]:
@@ -159,16 +173,29 @@ class TenantSources:
 
     @property
     def synced(self) -> bool:
+        """Every cache listed once (which says nothing about now: see :meth:`problem`)."""
         return all(informer.synced for informer in self.informers)
 
-    def problem(self) -> str | None:
-        """Why the caches cannot be trusted now, or None when every one is synced and healthy."""
+    @property
+    def fresh(self) -> bool:
+        return self.problem() is None
+
+    def problem(self) -> CacheProblem | None:
+        """Why the caches cannot be trusted now, or None when every one is fresh and healthy.
+
+        A cache that listed once and has not heard from its server within its window is
+        ``Stale``, which wins over a failure or a cache not listed yet (``CachesNotSynced``).
+        """
+        for informer in self.informers:
+            staleness = informer.staleness()
+            if informer.synced and staleness is not None:
+                return CacheProblem(STALE, f"cache {informer.name} is stale: {staleness}")
         for informer in self.informers:
             if informer.last_error is not None:
-                return f"{informer.name}: {informer.last_error}"
+                return CacheProblem(NOT_SYNCED, f"{informer.name}: {informer.last_error}")
         for informer in self.informers:
             if not informer.synced:
-                return f"{informer.name}: not synced yet"
+                return CacheProblem(NOT_SYNCED, f"{informer.name}: not synced yet")
         return None
 
     def failing(self) -> bool:

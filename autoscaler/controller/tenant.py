@@ -1,8 +1,10 @@
 """One tenant's loop: caches, batching, decide, then act.
 
-No decision is made while the tenant's caches are not synced or its API server does not answer,
-so a VM is never deleted on the evidence of a tenant that cannot be seen; the TenantCluster says
-why (``Connected=False``) and the loop recovers by itself. Only the leader decides and acts;
+No decision is made while the tenant's caches are not synced, any of them is stale (its watch
+has said nothing within its inactivity window), or its API server does not answer, so a VM is
+never deleted on the evidence of a tenant that cannot be seen or is seen late; the TenantCluster
+says why (``Connected=False`` with reason ``Stale``, ``CachesNotSynced`` or ``Unreachable``, an
+Event and a log line) and the loop recovers by itself. Only the leader decides and acts;
 a follower keeps its caches warm.
 """
 
@@ -24,7 +26,7 @@ from autoscaler.controller.boot import BootTracker
 from autoscaler.controller.demand import HostDemand
 from autoscaler.controller.launches import NamedLaunch, name_launches
 from autoscaler.controller.snapshot import build_snapshot, pools_of
-from autoscaler.controller.sources import TenantSources
+from autoscaler.controller.sources import STALE, TenantSources
 from autoscaler.controller.status_report import (
     VALID,
     connected_condition,
@@ -211,11 +213,12 @@ class TenantLoop:
     async def step(self) -> None:
         """Look at the tenant once; decide and act when a decision is due and we lead."""
         clock = self._shared.clock
-        problem = self.sources.problem()
-        if problem is not None:
-            if self.connected is None and not self.sources.failing():
+        caches = self.sources.problem()
+        if caches is not None:
+            first_listing = caches.reason != STALE and not self.sources.failing()
+            if self.connected is None and first_listing:
                 return  # still listing for the first time
-            await self._set_connected(problem, "CachesNotSynced")
+            await self._set_connected(caches.message, caches.reason)
             return
         self._follow_leadership()
         now = clock()
@@ -259,6 +262,7 @@ class TenantLoop:
 
     async def _set_connected(self, problem: str | None, reason: str = "Unreachable") -> None:
         connected = problem is None
+        recovered = connected and self.connected is False
         changed = connected != self.connected or problem != self.problem
         self.connected, self.problem = connected, problem
         self._shared.metrics.set_connected(self.name, connected)
@@ -267,10 +271,16 @@ class TenantLoop:
         if connected:
             log.info("tenant %s: connected", self.name)
         else:
-            log.warning("tenant %s: no decisions while disconnected: %s", self.name, problem)
+            log.warning(
+                "tenant %s: no decisions while disconnected (%s): %s", self.name, reason, problem
+            )
         if self._shared.is_leader():
             fields = None if connected else {"connected": False}
             await self._write_tenant_status([connected_condition(problem, reason)], fields)
+            if recovered:
+                await self._shared.events.normal(self.ref, "Connected", "decisions resume")
+            elif not connected:
+                await self._shared.events.warning(self.ref, reason, problem or reason)
 
     # Pending pods and host demand -----------------------------------------------------------
     def _observe_pending(self, now: float) -> None:
@@ -298,10 +308,15 @@ class TenantLoop:
             log.warning("tenant %s: cannot list its VMs, no decision: %s", self.name, exc.message)
             await self._shared.events.warning(self.ref, "ListVMsFailed", exc.message)
             return None
+        caches = self.sources.problem()
+        if caches is not None:  # went stale while the VMs were listed
+            await self._set_connected(caches.message, caches.reason)
+            return None
         ledger = self._shared.ledger
         clock = self._shared.clock
         now = clock()
-        # From here to the reservations nothing awaits: plan-then-reserve is atomic.
+        # From here to the reservations nothing awaits: plan-then-reserve is atomic, and the
+        # caches were fresh just above.
         snapshot = self.snapshot(vms, hosts=ledger.view(self.name, now))
         started = time.perf_counter()
         plan = autoscaler.decide(snapshot, now)

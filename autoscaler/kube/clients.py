@@ -4,6 +4,9 @@ A tenant's kubeconfig comes from a Secret that the platform team writes, but it 
 checked before use: it must be one self-contained context (inline certificates and token), so
 that a Secret can never make this process read local files or run an ``exec`` credential
 plugin. A malformed kubeconfig is a :class:`KubeconfigError` with a message naming the problem.
+
+Every client made here is a :class:`TimedApiClient`: a request that does not say otherwise gets
+the process's connect and total timeouts, so no call to any cluster can hang for ever.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from kubernetes_asyncio.client import ApiClient
 from kubernetes_asyncio.config.config_exception import ConfigException
 
 from autoscaler.kube import errors
-from autoscaler.kube.raw import call_json
+from autoscaler.kube.raw import RequestTimeouts, call_json
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +49,29 @@ class SecretKeyRef:
         return f"Secret {self.namespace}/{self.name} key {self.key!r}"
 
 
+class TimedApiClient(ApiClient):
+    """An ApiClient whose requests get ``timeouts`` unless the caller passes its own."""
+
+    def __init__(
+        self, configuration: client.Configuration, timeouts: RequestTimeouts | None = None
+    ) -> None:
+        super().__init__(configuration)
+        self.timeouts = timeouts or RequestTimeouts()
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("_request_timeout") is None:
+            kwargs["_request_timeout"] = self.timeouts.request()
+        return super().request(*args, **kwargs)
+
+
 # Management cluster ---------------------------------------------------------------------
 
 
-async def management_client(kubeconfig: str | None = None, context: str | None = None) -> ApiClient:
+async def management_client(
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    timeouts: RequestTimeouts | None = None,
+) -> ApiClient:
     """A client for the cluster we run in, or the one ``kubeconfig`` (or $KUBECONFIG) names."""
     configuration = client.Configuration()
     try:
@@ -65,7 +87,7 @@ async def management_client(kubeconfig: str | None = None, context: str | None =
     except (ConfigException, OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
         where = kubeconfig or "the in-cluster service account or default kubeconfig"
         raise KubeconfigError(f"cannot load {where}: {exc}") from exc
-    return ApiClient(configuration)
+    return TimedApiClient(configuration, timeouts)
 
 
 def _kubeconfig_path(given: str | None) -> str:
@@ -151,12 +173,14 @@ def _check_base64(section: dict[str, Any], field: str, source: str) -> None:
         raise KubeconfigError(f"{source}: {field} is not base64") from None
 
 
-async def client_from_kubeconfig(kubeconfig: dict[str, Any], source: str) -> ApiClient:
+async def client_from_kubeconfig(
+    kubeconfig: dict[str, Any], source: str, timeouts: RequestTimeouts | None = None
+) -> ApiClient:
     """An ApiClient for a kubeconfig that :func:`parse_kubeconfig` accepted."""
     configuration = client.Configuration()
     try:
         await config.load_kube_config_from_dict(kubeconfig, client_configuration=configuration)
-        return ApiClient(configuration)
+        return TimedApiClient(configuration, timeouts)
     except Exception as exc:  # the loader raises many types on bad certificates or fields
         raise KubeconfigError(f"{source}: cannot build a client: {exc}") from exc
 
@@ -186,9 +210,15 @@ class TenantClients:
     switch to the new one, which the changed identity of :meth:`get`'s result tells.
     """
 
-    def __init__(self, management: ApiClient, cluster: str = "management") -> None:
+    def __init__(
+        self,
+        management: ApiClient,
+        cluster: str = "management",
+        timeouts: RequestTimeouts | None = None,
+    ) -> None:
         self._core = client.CoreV1Api(management)
         self._cluster = cluster
+        self._timeouts = timeouts
         self._clients: dict[str, TenantClient] = {}
 
     async def get(self, tenant: str, ref: SecretKeyRef) -> TenantClient:
@@ -212,7 +242,7 @@ class TenantClients:
             return current
         source = f"tenant {tenant}: {ref}"
         kubeconfig = parse_kubeconfig(kubeconfig_from_secret(secret, ref), source)
-        api = await client_from_kubeconfig(kubeconfig, source)
+        api = await client_from_kubeconfig(kubeconfig, source, self._timeouts)
         fresh = TenantClient(tenant=tenant, api=api, ref=ref, secret_version=version)
         self._clients[tenant] = fresh
         if current is not None:

@@ -1,11 +1,20 @@
 """A list+watch cache of one resource, holding a compact converted value per object.
 
 The loop: list in pages (raw JSON, no model objects), then watch from the list's
-resourceVersion with bookmarks, remembering the version of every event. A dropped or quiet
-stream resumes from the last version; ``410 Gone`` (as a status or an ERROR event) re-lists and
-replaces the cache; other failures back off with jitter. ``kubernetes_asyncio``'s own ``Watch``
-is not used: it retries 410 once with the stale version and then raises, and it builds a model
-object per event.
+resourceVersion with bookmarks, remembering the version of every event. A stream that the
+server ends resumes from the last version; ``410 Gone`` (as a status or an ERROR event) re-lists
+and replaces the cache; other failures back off with jitter. ``kubernetes_asyncio``'s own
+``Watch`` is not used: it retries 410 once with the stale version and then raises, and it builds
+a model object per event.
+
+Fresh or nothing: every list page has a total timeout and every watch a connect timeout, and a
+watch that delivers no line (event or bookmark) within the inactivity window, including one
+whose response never starts, is torn down and the cache re-listed. The cache is :attr:`fresh`
+only while it heard from the server within that window and no failure or silence is pending:
+after a silence it stays stale until a new watch delivers a line, so a watch that hangs again
+after every re-list never makes the cache look fresh. The API server sends bookmarks about once a
+minute to a watch that asked for them (``allowWatchBookmarks``), so a healthy quiet cluster is
+never silent for a whole window.
 """
 
 from __future__ import annotations
@@ -22,12 +31,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-import aiohttp
-
 from autoscaler.kube import errors
 from autoscaler.kube.backoff import Backoff
 from autoscaler.kube.convert import object_name
-from autoscaler.kube.raw import api_exception, parse_json_object, read_response
+from autoscaler.kube.raw import RequestTimeouts, api_exception, parse_json_object, read_response
 from autoscaler.kube.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -53,9 +60,11 @@ class InformerSettings:
     page_size: int = 500
     # Server-side timeout of one watch request; each request draws from [t, 2t) like client-go.
     watch_timeout_seconds: int = 300
-    # Re-watch when nothing (not even a bookmark) arrived for this long.
+    # Re-list when nothing (not even a bookmark) arrived for this long; also how long the cache
+    # stays fresh without news.
     inactivity_timeout: float = 180.0
     list_timeout: float = 120.0  # per page
+    connect_timeout: float = 10.0
     backoff_base: float = 0.5
     backoff_max: float = 30.0
 
@@ -101,6 +110,10 @@ class _StreamError(Exception):
     """The watch stream sent something that is not a watch event."""
 
 
+class _Silent(Exception):
+    """The watch delivered nothing within the inactivity window (or never started)."""
+
+
 class Informer(Generic[T]):
     """Keeps ``transform(object)`` for every object that ``list_func`` lists and watches.
 
@@ -139,6 +152,36 @@ class Informer(Generic[T]):
         self.lists = 0  # how many full lists were made (the first one and every re-list)
         self.watches = 0  # how many watch requests were opened
         self.last_error: str | None = None
+        self.silences = 0  # how many watches were torn down for saying nothing
+        self._heard_at: float | None = None  # loop time of the last list or watch line
+        self._recovering = False  # a silence happened and no watch has delivered since
+
+    # Freshness ----------------------------------------------------------------------------
+    @staticmethod
+    def _now() -> float:
+        return asyncio.get_running_loop().time()
+
+    def silence(self) -> float | None:
+        """Seconds since the cache last heard from the server (None before the first list)."""
+        return None if self._heard_at is None else max(0.0, self._now() - self._heard_at)
+
+    @property
+    def fresh(self) -> bool:
+        return self.staleness() is None
+
+    def staleness(self) -> str | None:
+        """Why the cache may be out of date, or None while it is fresh."""
+        quiet = self.silence()
+        window = self._settings.inactivity_timeout
+        if quiet is None:
+            return "not listed yet"
+        if quiet > window:
+            return f"nothing heard for {quiet:.1f}s (window {window:g}s)"
+        if self._recovering:
+            return (
+                f"its watch went silent; re-listed {quiet:.1f}s ago, no watch has delivered since"
+            )
+        return None
 
     # Reading ------------------------------------------------------------------------------
     @property
@@ -194,12 +237,22 @@ class Informer(Generic[T]):
                     backoff.reset()
                 started = time.monotonic()
                 received = await self._watch()
+                quiet = self.silence() or 0.0
+                if quiet > self._settings.inactivity_timeout:
+                    # Streams that end without a line, one after the other, are a silence too.
+                    raise _Silent(f"watches delivered nothing for {quiet:.1f}s")
                 if received:
                     backoff.reset()
                 elif time.monotonic() - started < 1.0:
                     # A server that closes every watch at once must not make us spin.
                     await asyncio.sleep(backoff.next())
             except Exception as exc:
+                if isinstance(exc, _Silent):
+                    self.silences += 1
+                    self._recovering = True
+                    log.warning("%s: %s; re-listing", self.name, exc)
+                    must_list = True
+                    continue  # the silence itself was the wait
                 if isinstance(exc, _Gone) or errors.is_gone(exc):
                     log.info("%s: version %s expired, re-listing", self.name, self.resource_version)
                     must_list = True
@@ -209,6 +262,10 @@ class Informer(Generic[T]):
                     if not isinstance(exc, _StreamError):
                         errors.report_api_error(self.cluster, verb, exc)
                     log.warning("%s: %s failed: %s", self.name, verb, self.last_error)
+                elif isinstance(exc, TimeoutError):
+                    verb = "list" if must_list else "watch"
+                    self.last_error = f"{verb} got no answer in time"
+                    log.warning("%s: %s", self.name, self.last_error)
                 else:
                     self.last_error = errors.status_message(exc)
                     log.exception("%s: unexpected failure", self.name)
@@ -224,7 +281,7 @@ class Informer(Generic[T]):
             kwargs: dict[str, Any] = {
                 **self._list_kwargs,
                 "limit": self._settings.page_size,
-                "_request_timeout": self._settings.list_timeout,
+                "_request_timeout": self._timeouts().request(),
             }
             if token:
                 kwargs["_continue"] = token
@@ -238,6 +295,10 @@ class Informer(Generic[T]):
                 break
         self.lists += 1
         self._replace(items, version)
+
+    def _timeouts(self) -> RequestTimeouts:
+        settings = self._settings
+        return RequestTimeouts(connect=settings.connect_timeout, total=settings.list_timeout)
 
     def _take_page(self, page: bytes, items: dict[str, T]) -> dict[str, Any]:
         """Convert one page of a list into ``items``; returns the list's metadata."""
@@ -268,14 +329,20 @@ class Informer(Generic[T]):
         if changes or not self.synced:
             self.version += 1
         self.last_error = None
+        self._heard_at = self._now()
         self._synced.set()
         for change in changes:
             self._notify(*change)
 
     # Watching -----------------------------------------------------------------------------
     async def _watch(self) -> bool:
-        """One watch request; True when it delivered at least one line."""
+        """One watch request; True when it delivered at least one line.
+
+        Raises :class:`_Silent` when the response did not start, or no line came, within the
+        inactivity window.
+        """
         settings = self._settings
+        window = settings.inactivity_timeout
         timeout = settings.watch_timeout_seconds
         kwargs: dict[str, Any] = {
             **self._list_kwargs,
@@ -283,13 +350,17 @@ class Informer(Generic[T]):
             "allow_watch_bookmarks": True,
             "timeout_seconds": self._rng.randint(timeout, 2 * timeout - 1) if timeout > 1 else 1,
             "_preload_content": False,
-            # The server ends the request; the client only bounds connecting.
-            "_request_timeout": aiohttp.ClientTimeout(total=None, sock_connect=30, connect=30),
+            # The server ends the request; the client bounds connecting, and the silences below.
+            "_request_timeout": self._timeouts().stream(),
         }
         if self.resource_version:
             kwargs["resource_version"] = self.resource_version
         self.watches += 1
-        response = await self._list_func(**kwargs)
+        try:
+            async with asyncio.timeout(window):
+                response = await self._list_func(**kwargs)
+        except TimeoutError:
+            raise _Silent(f"watch did not start within {window:g}s") from None
         received = False
         try:
             if response.status != 200:
@@ -298,21 +369,18 @@ class Informer(Generic[T]):
                 # asyncio.timeout, unlike wait_for on Python 3.11, never swallows a
                 # cancellation that races with the read finishing, so stop() cannot hang.
                 try:
-                    async with asyncio.timeout(settings.inactivity_timeout):
+                    async with asyncio.timeout(window):
                         line = await response.content.readline()
                 except TimeoutError:
-                    log.debug(
-                        "%s: watch quiet for %.0fs, re-watching",
-                        self.name,
-                        settings.inactivity_timeout,
-                    )
-                    return received
+                    raise _Silent(f"watch delivered nothing for {window:g}s") from None
                 if not line:
                     return received  # the server ended the watch (timeoutSeconds)
                 if line.strip():
                     received = True
                     self._apply(line)
                     self.last_error = None
+                    self._heard_at = self._now()
+                    self._recovering = False
         finally:
             response.close()
 

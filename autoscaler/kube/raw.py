@@ -4,19 +4,46 @@
 passed; for 50k pods that costs seconds and hundreds of megabytes, and the raw dicts are what
 the converters want anyway. With ``_preload_content=False`` the client returns the aiohttp
 response as is, without raising on an error status, so :func:`call_json` does that here.
+
+:class:`RequestTimeouts` is the one place where a request's time limits become an aiohttp
+``ClientTimeout``: ``kubernetes_asyncio`` sends every request without any limit unless it is
+given ``_request_timeout``, so a hung API server would hang its caller forever.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from kubernetes_asyncio.client.exceptions import ApiException
 
 JsonDict = dict[str, Any]
 
 MERGE_PATCH = "application/merge-patch+json"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestTimeouts:
+    """Time limits of one request to an API server, in seconds."""
+
+    connect: float = 10.0  # to get a connection (from the pool or a new one)
+    total: float = 30.0  # connecting, sending, and reading the whole response
+
+    def request(self) -> aiohttp.ClientTimeout:
+        """For an ordinary request: bounded from connecting to the last byte of the body."""
+        return aiohttp.ClientTimeout(
+            total=self.total, connect=self.connect, sock_connect=self.connect
+        )
+
+    def stream(self) -> aiohttp.ClientTimeout:
+        """For a watch: only connecting is bounded here; the watcher bounds the silences."""
+        return aiohttp.ClientTimeout(total=None, connect=self.connect, sock_connect=self.connect)
+
+    def with_total(self, total: float) -> RequestTimeouts:
+        return RequestTimeouts(connect=min(self.connect, total), total=total)
 
 
 def api_exception(status: int, reason: str, body: bytes | str = b"") -> ApiException:

@@ -2,7 +2,7 @@
 
 It serves list (with limit/continue paging) and watch (with resourceVersion resume from a
 change history, bookmarks and ERROR 410 for compacted versions) over real HTTP, and lets a
-test inject failures: error statuses, dropped streams, quiet streams.
+test inject failures: error statuses, dropped streams, quiet streams, watches that never start.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class ScriptedPods:
         self.compacted = 0  # watches from a version below this get 410
         self.list_failures: list[int] = []
         self.watch_failures: list[int] = []
+        self.watch_start_delay = 0.0  # seconds before a watch response starts (hung watch)
         self.list_requests: list[dict[str, str]] = []
         self.watch_requests: list[dict[str, str]] = []
         self._streams: list[asyncio.Queue[dict[str, Any] | None]] = []
@@ -129,6 +130,8 @@ class ScriptedPods:
         self.watch_requests.append(query)
         if self.watch_failures:
             return _status(self.watch_failures.pop(0))
+        if self.watch_start_delay:
+            await asyncio.sleep(self.watch_start_delay)
         since = int(query.get("resourceVersion") or self.version)
         response = web.StreamResponse()
         response.content_type = "application/json"

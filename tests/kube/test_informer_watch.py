@@ -228,14 +228,37 @@ async def test_server_errors_back_off_and_are_reported(world: Any) -> None:
     assert informer.lists == 1  # a failed watch resumes, it does not re-list
 
 
-async def test_quiet_stream_is_rewatched_after_inactivity_timeout(world: Any) -> None:
+async def test_a_quiet_stream_is_relisted_and_the_cache_stale_until_a_watch_delivers(
+    world: Any,
+) -> None:
     pods, api = world
     settings = InformerSettings(inactivity_timeout=0.2, backoff_base=0.01, backoff_max=0.05)
     informer = await started(make_informer(api, settings))
     try:
-        await eventually(lambda: len(pods.watch_requests) >= 3)
-        assert {r["resourceVersion"] for r in pods.watch_requests} == {"105"}
-        assert informer.lists == 1
+        assert informer.fresh
+        await eventually(lambda: informer.lists >= 2)
+        assert informer.silences >= 1
+        assert not informer.fresh  # re-listed, but no watch has delivered since
+        assert "went silent" in (informer.staleness() or "")
+        # Bookmarks until one reaches an open watch: then the cache is fresh again.
+        await eventually(lambda: pods.bookmark() or informer.fresh)
+        assert informer.staleness() is None
+    finally:
+        await informer.stop()
+
+
+async def test_a_watch_that_never_starts_is_abandoned_and_the_cache_relisted(world: Any) -> None:
+    pods, api = world
+    pods.watch_start_delay = 3600.0
+    settings = InformerSettings(inactivity_timeout=0.2, backoff_base=0.01, backoff_max=0.05)
+    informer = await started(make_informer(api, settings))
+    try:
+        await eventually(lambda: informer.lists >= 2)
+        assert informer.silences >= 1 and not informer.fresh
+        pods.watch_start_delay = 0.0
+        await eventually(lambda: pods.bookmark() or informer.fresh)
+        pods.put("after")
+        await eventually(lambda: informer.get("default/after") is not None)
     finally:
         await informer.stop()
 
