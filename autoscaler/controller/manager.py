@@ -234,8 +234,7 @@ class Manager:
 
     async def _collect_garbage(self) -> None:
         if self.is_leader():
-            async with asyncio.timeout(self.settings.garbage_interval_seconds):
-                await self.garbage.collect()
+            await self.garbage.collect()
 
     # TenantClusters -------------------------------------------------------------------------
     def _tenant_cluster_changed(self, kind: EventType, key: str, obj: dict[str, Any]) -> None:
@@ -316,6 +315,8 @@ class Manager:
             self._management,
             loop,
             interval=self.settings.garbage_interval_seconds,
+            # Long enough for a pass of a few requests, each bounded by the request timeout.
+            deadline=max(self.settings.garbage_interval_seconds, 4 * self.settings.timeouts.total),
             orphan_grace=self.settings.orphan_grace_seconds,
             dry_run=self.loop_settings.actuator.dry_run,
             is_leader=self.is_leader,

@@ -7,6 +7,10 @@
 Each tenant has its own task, timers and deadline, so a tenant whose API server hangs delays
 nobody else's collection, and one tenant's pass never resets another's orphan timers. Nothing is
 collected while the tenant is not connected with fresh caches.
+
+A pass lists the candidates first and only then looks at which VMs are live (launches in flight,
+then the VMs): a launch makes its token, then its user data, then its VM, so whatever was listed
+belongs to a launch that is either still in flight or has its VM by the time we look.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from autoscaler.api.naming import USER_DATA_SUFFIX, tenant_selector
 from autoscaler.controller.tenant import TenantLoop
 from autoscaler.core.timers import FirstSeen
 from autoscaler.kube import errors
-from autoscaler.kube.bootstrap import cleanup_bootstrap_tokens
+from autoscaler.kube.bootstrap import delete_unneeded_tokens, list_bootstrap_tokens
 from autoscaler.kube.raw import call_json
 from autoscaler.kube.tasks import cancel_and_wait
 from autoscaler.observability.logging import log_context
@@ -39,6 +43,7 @@ class TenantGarbage:
         loop: TenantLoop,
         *,
         interval: float = 60.0,
+        deadline: float = 60.0,
         orphan_grace: float = 300.0,
         dry_run: bool = False,
         is_leader: Callable[[], bool] = lambda: True,
@@ -47,6 +52,7 @@ class TenantGarbage:
         self._core = CoreV1Api(management)
         self._loop = loop
         self._interval = interval
+        self._deadline = deadline
         self._grace = orphan_grace
         self._dry_run = dry_run
         self._is_leader = is_leader
@@ -75,15 +81,19 @@ class TenantGarbage:
             if not self._is_leader():
                 continue
             with log_context(tenant=self.tenant):
+                deadline = asyncio.timeout(self._deadline)
                 try:
-                    # A pass that outlives its interval is abandoned; the next one starts over.
-                    async with asyncio.timeout(self._interval):
+                    # A pass past its deadline is abandoned; the next one starts over.
+                    async with deadline:
                         await self.collect()
                 except TimeoutError:
+                    if not deadline.expired():
+                        log.exception("garbage: the pass of tenant %s failed", self.tenant)
+                        continue
                     log.warning(
                         "garbage: the pass of tenant %s took longer than %gs, abandoned",
                         self.tenant,
-                        self._interval,
+                        self._deadline,
                     )
                 except asyncio.CancelledError:
                     raise
@@ -91,39 +101,52 @@ class TenantGarbage:
                     log.exception("garbage: the pass of tenant %s failed", self.tenant)
 
     async def collect(self) -> None:
-        """One pass, if the tenant is connected with fresh caches."""
+        """One pass, if the tenant is connected with fresh caches.
+
+        User data (on the management cluster) goes first, so that a tenant API server that
+        hangs holds up its tokens only.
+        """
         loop = self._loop
         if not loop.connected or not loop.sources.fresh:
             return
         now = self._clock()
-        in_flight = set(loop.actuator.in_flight)  # taken before listing: see the launch order
+        secrets = await self._user_data_secrets()
+        if secrets is not None and (live := await self._live()) is not None:
+            await self._collect_user_data(secrets, live, now)
+        if not self._dry_run:
+            tokens = await self._bootstrap_tokens()
+            if tokens is not None and (live := await self._live()) is not None:
+                deleted = await delete_unneeded_tokens(
+                    loop.api, tokens, live, now, cluster=loop.name
+                )
+                self.collected.extend(f"token {loop.name}/{name}" for name in deleted)
+        self.passes += 1
+
+    async def _live(self) -> set[str] | None:
+        """The VMs that exist or are being launched, looked at after the candidates."""
+        loop = self._loop
+        in_flight = set(loop.actuator.in_flight)  # before the VMs: see the launch order
         try:
             vms = {vm.name for vm in await loop.provider.list(loop.name)}
         except ProviderError as exc:
             log.warning("garbage: cannot list VMs of %s: %s", loop.name, exc.message)
-            return
-        live = vms | in_flight | set(loop.actuator.in_flight)
-        await self._user_data_secrets(live, now)
-        if not self._dry_run:
-            await self._bootstrap_tokens(live, now)
-        self.passes += 1
+            return None
+        return vms | in_flight
 
-    async def _bootstrap_tokens(self, live: set[str], now: float) -> None:
+    async def _bootstrap_tokens(self) -> list[dict[str, Any]] | None:
         loop = self._loop
         try:
-            deleted = await cleanup_bootstrap_tokens(
-                loop.api, loop.name, live, now, cluster=loop.name
-            )
+            return await list_bootstrap_tokens(loop.api, loop.name)
         except Exception as exc:
             if not errors.is_api_error(exc):
                 raise
             log.warning(
                 "garbage: bootstrap tokens of %s: %s", loop.name, errors.status_message(exc)
             )
-            return
-        self.collected.extend(f"token {loop.name}/{name}" for name in deleted)
+            return None
 
-    async def _user_data_secrets(self, live: set[str], now: float) -> None:
+    async def _user_data_secrets(self) -> dict[str, str] | None:
+        """This tenant's user-data Secrets: name by ``namespace/name``."""
         loop = self._loop
         namespace = loop.tenant.spec.vm_namespace
         try:
@@ -136,15 +159,22 @@ class TenantGarbage:
             if not errors.is_api_error(exc):
                 raise
             log.warning("garbage: Secrets in %s: %s", namespace, errors.status_message(exc))
-            return
-        orphans = {}
+            return None
+        found = {}
         for secret in _items(listing):
             meta = secret.get("metadata")
             name = meta.get("name") if isinstance(meta, dict) else None
-            if not isinstance(name, str) or not name.endswith(USER_DATA_SUFFIX):
-                continue
-            if name.removesuffix(USER_DATA_SUFFIX) not in live:
-                orphans[f"{namespace}/{name}"] = name
+            if isinstance(name, str) and name.endswith(USER_DATA_SUFFIX):
+                found[f"{namespace}/{name}"] = name
+        return found
+
+    async def _collect_user_data(self, secrets: dict[str, str], live: set[str], now: float) -> None:
+        namespace = self._loop.tenant.spec.vm_namespace
+        orphans = {
+            key: name
+            for key, name in secrets.items()
+            if name.removesuffix(USER_DATA_SUFFIX) not in live
+        }
         self._orphan_secrets.observe(orphans, now)
         for key, name in orphans.items():
             if self._orphan_secrets.elapsed(key, now) < self._grace:

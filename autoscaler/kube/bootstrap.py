@@ -105,16 +105,38 @@ async def cleanup_bootstrap_tokens(
     cluster: str = "",
 ) -> list[str]:
     """Delete this tenant's token Secrets that expired or whose VM is gone; their names."""
-    core = client.CoreV1Api(api)
+    tokens = await list_bootstrap_tokens(api, tenant)
+    return await delete_unneeded_tokens(api, tokens, live_vms, now, cluster=cluster)
+
+
+async def list_bootstrap_tokens(api: ApiClient, tenant: str) -> list[dict[str, Any]]:
+    """The token Secrets this autoscaler made in the tenant.
+
+    A collector lists them *before* it looks at which VMs are live: every token listed was
+    created before that look, so a launch under way is then either still in flight or has its
+    VM, and its token is never taken for an orphan.
+    """
     listing = await call_json(
-        core.list_namespaced_secret,
+        client.CoreV1Api(api).list_namespaced_secret,
         TOKEN_NAMESPACE,
         label_selector=f"{TENANT_LABEL}={tenant},{VM_LABEL}",
     )
+    items = listing.get("items")
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+async def delete_unneeded_tokens(
+    api: ApiClient,
+    tokens: Collection[dict[str, Any]],
+    live_vms: Collection[str],
+    now: float,
+    *,
+    cluster: str = "",
+) -> list[str]:
+    """Delete the listed token Secrets that expired or whose VM is not live; their names."""
+    core = client.CoreV1Api(api)
     deleted = []
-    for secret in listing.get("items") or []:
-        if not isinstance(secret, dict):
-            continue
+    for secret in tokens:
         meta = secret.get("metadata") or {}
         name = meta.get("name")
         vm = (meta.get("labels") or {}).get(VM_LABEL)
