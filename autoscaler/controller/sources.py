@@ -56,10 +56,12 @@ NOT_SYNCED = "CachesNotSynced"
 
 @dataclass(frozen=True, slots=True)
 class CacheProblem:
-    """Why a tenant's caches cannot be trusted now: ``reason`` is a condition reason."""
+    """Why a tenant's caches cannot be trusted now: ``reason`` is a condition reason, ``cache``
+    the one at fault (the message changes as its silence grows; the cache does not)."""
 
     reason: str
     message: str
+    cache: str
 
 
 def raw_object(obj: dict[str, Any]) -> dict[str, Any]:
@@ -189,13 +191,16 @@ class TenantSources:
         for informer in self.informers:
             staleness = informer.staleness()
             if informer.synced and staleness is not None:
-                return CacheProblem(STALE, f"cache {informer.name} is stale: {staleness}")
+                message = f"cache {informer.name} is stale: {staleness}"
+                return CacheProblem(STALE, message, informer.name)
         for informer in self.informers:
             if informer.last_error is not None:
-                return CacheProblem(NOT_SYNCED, f"{informer.name}: {informer.last_error}")
+                message = f"{informer.name}: {informer.last_error}"
+                return CacheProblem(NOT_SYNCED, message, informer.name)
         for informer in self.informers:
             if not informer.synced:
-                return CacheProblem(NOT_SYNCED, f"{informer.name}: not synced yet")
+                message = f"{informer.name}: not synced yet"
+                return CacheProblem(NOT_SYNCED, message, informer.name)
         return None
 
     def failing(self) -> bool:

@@ -144,6 +144,7 @@ class TenantLoop:
         self._last_scale_down: dict[str, float] = {}
         self.connected: bool | None = None
         self.problem: str | None = "not started"
+        self._reported: tuple[str, str] | None = None  # (reason, subject) last reported
         self.decisions = 0
         self.last_plan: Plan | None = None
         self.last_snapshot: Snapshot | None = None
@@ -218,7 +219,7 @@ class TenantLoop:
             first_listing = caches.reason != STALE and not self.sources.failing()
             if self.connected is None and first_listing:
                 return  # still listing for the first time
-            await self._set_connected(caches.message, caches.reason)
+            await self._set_connected(caches.message, caches.reason, caches.cache)
             return
         self._follow_leadership()
         now = clock()
@@ -260,11 +261,18 @@ class TenantLoop:
             return f"the tenant API server is not reachable: {errors.status_message(exc)}"
         return None
 
-    async def _set_connected(self, problem: str | None, reason: str = "Unreachable") -> None:
+    async def _set_connected(
+        self, problem: str | None, reason: str = "Unreachable", subject: str | None = None
+    ) -> None:
+        """Record the connection state; report it when the reason or its subject changed.
+
+        ``subject`` is what the problem is about (a cache), when its message keeps changing.
+        """
         connected = problem is None
         recovered = connected and self.connected is False
-        changed = connected != self.connected or problem != self.problem
-        self.connected, self.problem = connected, problem
+        reported = None if connected else (reason, subject or problem or "")
+        changed = connected != self.connected or reported != self._reported
+        self.connected, self.problem, self._reported = connected, problem, reported
         self._shared.metrics.set_connected(self.name, connected)
         if not changed:
             return
@@ -310,7 +318,7 @@ class TenantLoop:
             return None
         caches = self.sources.problem()
         if caches is not None:  # went stale while the VMs were listed
-            await self._set_connected(caches.message, caches.reason)
+            await self._set_connected(caches.message, caches.reason, caches.cache)
             return None
         ledger = self._shared.ledger
         clock = self._shared.clock

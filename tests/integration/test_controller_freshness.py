@@ -129,7 +129,9 @@ async def test_a_silent_watch_stops_disruption_until_it_speaks_again() -> None:
             tenant.faults.remove(silence)
             await eventually(lambda: is_connected(w, "team-a"), message="not Connected again")
             await eventually(
-                lambda: not vms(w.management, "team-a-vms"), message="not scaled down after"
+                lambda: not vms(w.management, "team-a-vms"),
+                within=20.0,
+                message="not scaled down after",
             )
 
 
@@ -153,7 +155,7 @@ async def test_a_blackholed_tenant_goes_stale_and_back_while_the_other_carries_o
 
             add_pending(b, "web-0", cpu="1", memory="1Gi")
             await eventually(lambda: items(b, "pods")[0]["spec"].get("nodeName"), message="b")
-            assert is_connected(w, "team-b")
+            await eventually(lambda: is_connected(w, "team-b"), message="b not connected")
             assert len(vms(w.management, "team-a-vms")) == 1
             assert manager.loops["team-a"].loop.connected is False
 
@@ -162,7 +164,9 @@ async def test_a_blackholed_tenant_goes_stale_and_back_while_the_other_carries_o
             await eventually(lambda: is_connected(w, "team-a"), message="not Connected again")
             await eventually(lambda: events(w, "team-a", "Connected"), message="no event")
             await eventually(
-                lambda: not vms(w.management, "team-a-vms"), message="not scaled down after"
+                lambda: not vms(w.management, "team-a-vms"),
+                within=20.0,
+                message="not scaled down after",
             )
 
 
