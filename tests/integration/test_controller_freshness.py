@@ -101,7 +101,7 @@ async def test_a_watch_that_never_starts_makes_the_tenant_stale_until_it_does() 
         assert loop.sources.pods.get("default/web-0") is not None
         assert is_stale(w, "team-a") and loop.decisions == decided
         assert not vms(w.management, "team-a-vms")
-        assert events(w, "team-a", "Stale")
+        await eventually(lambda: events(w, "team-a", "Stale"), message="no Stale event")
 
         tenant.faults.remove(hung)
         await eventually(lambda: vms(w.management, "team-a-vms"), message="did not recover")
@@ -149,8 +149,9 @@ async def test_a_blackholed_tenant_goes_stale_and_back_while_the_other_carries_o
             delete(a, "pods", "web-0", "default")  # would make the node empty, were it seen
             state = await eventually(lambda: is_stale(w, "team-a"), message="never Stale")
             assert "nothing heard for" in state["message"] and "window 1s" in state["message"]
-            stale = events(w, "team-a", "Stale")
-            assert stale and stale[0]["type"] == "Warning"
+            # The Event follows the status condition.
+            stale = await eventually(lambda: events(w, "team-a", "Stale"), message="no event")
+            assert stale[0]["type"] == "Warning"
             assert "cache team-a/" in stale[0]["message"]
 
             add_pending(b, "web-0", cpu="1", memory="1Gi")
