@@ -23,7 +23,7 @@ from kvpool_e2e_kube import MERGE_PATCH, PYTHON, process
 from kvpool_e2e_manifests import Registration, deployment, workload_pod_template
 
 from autoscaler.kube.raw import call_json
-from autoscaler.sim.agents.replicaset import ReplicaSetAgent
+from testbed.agents.replicaset import ReplicaSetAgent
 
 FAKE_SERVERS = "fake-servers"
 REAL_CLUSTERS = "real-clusters"
@@ -166,7 +166,7 @@ async def _api_server(stack: AsyncExitStack, kubeconfig: Path) -> ApiClient:
         process(
             PYTHON,
             "-m",
-            "autoscaler.sim.apiserver",
+            "testbed.apiserver",
             "--project-crds",
             "--bookmark-interval=0.2",
             "--kubeconfig",
@@ -211,7 +211,7 @@ async def fake_world(workdir: Path) -> AsyncIterator[World]:
             process(
                 PYTHON,
                 "-m",
-                "autoscaler.sim.agents",
+                "testbed.agents",
                 "--management",
                 str(management_file),
                 "--tenant",

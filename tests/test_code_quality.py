@@ -27,12 +27,12 @@ def _run(tool: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff_lint_is_clean() -> None:
-    result = _run("ruff", "check", "autoscaler", "tests", "e2e")
+    result = _run("ruff", "check", "autoscaler", "testbed", "tests", "e2e")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_ruff_format_is_clean() -> None:
-    result = _run("ruff", "format", "--check", "autoscaler", "tests", "e2e")
+    result = _run("ruff", "format", "--check", "autoscaler", "testbed", "tests", "e2e")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -20,7 +20,7 @@ def _planner(args: argparse.Namespace) -> list[dict[str, object]]:
 
 
 def _controller(_: argparse.Namespace) -> list[dict[str, object]]:
-    from autoscaler.bench.controller import run_controller_suite
+    from testbed.controller_bench import run_controller_suite
 
     return [run_controller_suite().as_json()]
 

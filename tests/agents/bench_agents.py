@@ -15,15 +15,15 @@ from agents_helpers import host_node, pod, ready_node, worker_vm
 from kubernetes_asyncio import client, config
 
 from autoscaler.kube.raw import call_json
-from autoscaler.sim.agents import (
+from testbed.agents import (
     KubevirtAgent,
     KubevirtAgentConfig,
     KubevirtTiming,
     SchedulerAgent,
     SchedulerConfig,
 )
-from autoscaler.sim.apiserver import FakeApiServer
-from autoscaler.sim.apiserver.crds import KUBEVIRT_CRDS
+from testbed.apiserver import FakeApiServer
+from testbed.apiserver.crds import KUBEVIRT_CRDS
 
 CRDS = KUBEVIRT_CRDS
 ZERO = KubevirtTiming(0, 0, 0, 0, 0, 0, unschedulable_retry=1.0)

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from kubernetes_asyncio import client, config
 
-from autoscaler.sim.apiserver import FakeApiServer
-from autoscaler.sim.apiserver.crds import KUBEVIRT_CRDS
+from testbed.apiserver import FakeApiServer
+from testbed.apiserver.crds import KUBEVIRT_CRDS
 
 CRD_FILES = ("kubevirt-virtualmachine", "kubevirt-virtualmachineinstance", "cdi-datavolume")
 

@@ -7,9 +7,9 @@ from hypothesis import strategies as st
 
 from autoscaler.api.resources import CPU, MEMORY, PODS, Resources
 from autoscaler.core.model import Node, Pod, Taint, TaintEffect
-from autoscaler.sim.agents.decisions import decide
-from autoscaler.sim.agents.failures import FailureInjection, draw
-from autoscaler.sim.agents.reasons import NO_NODES, unschedulable_message
+from testbed.agents.decisions import decide
+from testbed.agents.failures import FailureInjection, draw
+from testbed.agents.reasons import NO_NODES, unschedulable_message
 
 GI = 2**30
 

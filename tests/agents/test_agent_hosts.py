@@ -10,7 +10,7 @@ from autoscaler.api.resources import CPU, MEMORY, Resources
 from autoscaler.api.vmbuilder import VMIdentity, VMOptions, build_vm
 from autoscaler.core.overhead import host_footprint
 from autoscaler.kube.convert import node_from_dict
-from autoscaler.sim.agents.hosts import NOT_READY, HostLedger, host_pod_from_dict, vm_demand
+from testbed.agents.hosts import NOT_READY, HostLedger, host_pod_from_dict, vm_demand
 
 GI = 2**30
 

@@ -12,7 +12,7 @@ from agents_helpers import GPU_TAINT, JOIN
 from autoscaler.api.cloudinit import kubeadm_join_user_data
 from autoscaler.api.policy import ImageSource, Shape
 from autoscaler.api.vmbuilder import VMIdentity
-from autoscaler.sim.agents.userdata import (
+from testbed.agents.userdata import (
     UserDataError,
     parse_node_labels,
     parse_taints,

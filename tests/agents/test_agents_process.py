@@ -1,4 +1,4 @@
-"""``python -m autoscaler.sim.agents`` as its own process, as the e2e tests run it."""
+"""``python -m testbed.agents`` as its own process, as the e2e tests run it."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from agents_helpers import condition, host_node, until, worker_vm
 from kubernetes_asyncio.client import ApiClient, CoreV1Api, CustomObjectsApi
 
 from autoscaler.kube.raw import call_json
-from autoscaler.sim.apiserver import FakeApiServer
-from autoscaler.sim.kubeconfig import write_kubeconfig
+from testbed.apiserver import FakeApiServer
+from testbed.kubeconfig import write_kubeconfig
 
 FAST_FLAGS = [
     "--schedule-seconds=0.02",
@@ -35,7 +35,7 @@ async def test_agents_process_turns_a_vm_into_a_node_and_stops_on_sigterm(
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "autoscaler.sim.agents",
+        "testbed.agents",
         "--management",
         str(management_file),
         "--tenant",
@@ -84,7 +84,7 @@ async def test_agents_process_reports_an_unreadable_kubeconfig_and_exits_1(
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "autoscaler.sim.agents",
+        "testbed.agents",
         "--management",
         str(missing),
         "--tenant",

@@ -23,13 +23,13 @@ from autoscaler.core.model import VMPhase
 from autoscaler.core.overhead import host_footprint, node_allocatable
 from autoscaler.kube.raw import call_json
 from autoscaler.providers.kubevirt_status import to_core_vm
-from autoscaler.sim.agents import (
+from testbed.agents import (
     FailureInjection,
     KubevirtAgent,
     KubevirtAgentConfig,
     KubevirtTiming,
 )
-from autoscaler.sim.apiserver import FakeApiServer
+from testbed.apiserver import FakeApiServer
 
 GI = 2**30
 FAST = KubevirtTiming(

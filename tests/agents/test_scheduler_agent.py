@@ -11,8 +11,8 @@ from kubernetes_asyncio.client import ApiClient, CoreV1Api
 
 from autoscaler.kube.convert import pod_from_dict
 from autoscaler.kube.raw import call_json
-from autoscaler.sim.agents import ReplicaSetAgent, SchedulerAgent, SchedulerConfig
-from autoscaler.sim.apiserver import FakeApiServer
+from testbed.agents import ReplicaSetAgent, SchedulerAgent, SchedulerConfig
+from testbed.apiserver import FakeApiServer
 
 FAST = SchedulerConfig(retry_seconds=0.2, batch_seconds=0.01)
 

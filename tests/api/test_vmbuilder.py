@@ -24,8 +24,8 @@ from autoscaler.api.vmbuilder import (
     build_vm,
     whole_cores,
 )
-from autoscaler.sim.apiserver.crds import KUBEVIRT_CRDS
-from autoscaler.sim.apiserver.schema import validate
+from testbed.apiserver.crds import KUBEVIRT_CRDS
+from testbed.apiserver.schema import validate
 
 CRDS = KUBEVIRT_CRDS
 GIB = 2**30

@@ -14,7 +14,7 @@ from typing import Any
 
 from kubernetes_asyncio import client, config, watch
 
-from autoscaler.sim.apiserver import FakeApiServer
+from testbed.apiserver import FakeApiServer
 
 
 def rss_mib() -> float:

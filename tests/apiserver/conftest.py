@@ -8,8 +8,8 @@ import pytest
 from apiserver_helpers import widget_crd
 from kubernetes_asyncio import client, config
 
-from autoscaler.sim.apiserver import FakeApiServer, load_crds
-from autoscaler.sim.apiserver.crds import KUBEVIRT_CRDS
+from testbed.apiserver import FakeApiServer, load_crds
+from testbed.apiserver.crds import KUBEVIRT_CRDS
 
 VM_CRD_FILE = KUBEVIRT_CRDS / "kubevirt-virtualmachine-crd.yaml"
 

@@ -8,7 +8,7 @@ import pytest
 from apiserver_helpers import pod_body
 from kubernetes_asyncio import client
 
-from autoscaler.sim.apiserver import FakeApiServer
+from testbed.apiserver import FakeApiServer
 
 
 def status_of(error: client.ApiException) -> dict:

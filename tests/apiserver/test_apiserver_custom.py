@@ -9,7 +9,7 @@ import pytest
 from apiserver_helpers import widget_crd
 from kubernetes_asyncio import client
 
-from autoscaler.sim.apiserver import FakeApiServer
+from testbed.apiserver import FakeApiServer
 
 GROUP, VERSION = "example.com", "v1"
 

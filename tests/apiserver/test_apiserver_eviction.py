@@ -8,8 +8,8 @@ import pytest
 from apiserver_helpers import pod_body
 from kubernetes_asyncio import client
 
-from autoscaler.sim.apiserver import FakeApiServer
-from autoscaler.sim.apiserver.disruption import scaled
+from testbed.apiserver import FakeApiServer
+from testbed.apiserver.disruption import scaled
 
 READY = {
     "phase": "Running",

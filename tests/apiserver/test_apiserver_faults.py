@@ -11,7 +11,7 @@ import pytest
 from apiserver_helpers import pod_body
 from kubernetes_asyncio import client, config, watch
 
-from autoscaler.sim.apiserver import RESET, FakeApiServer, FaultInjector, RequestInfo
+from testbed.apiserver import RESET, FakeApiServer, FaultInjector, RequestInfo
 
 
 async def _until(check: Callable[[], bool], within: float = 5.0) -> None:

@@ -8,7 +8,7 @@ import pytest
 from apiserver_helpers import pod_body, widget_crd
 from kubernetes_asyncio import client, config, watch
 
-from autoscaler.sim.apiserver import ApiError, FakeApiServer, project_crds
+from testbed.apiserver import ApiError, FakeApiServer, project_crds
 
 
 async def test_stopping_ends_open_watches() -> None:

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autoscaler.sim.apiserver.patch import (
+from testbed.apiserver.patch import (
     PatchError,
     json_patch,
     merge_patch,

@@ -10,7 +10,7 @@ from pathlib import Path
 from apiserver_helpers import widget_crd
 from kubernetes_asyncio import client, config
 
-from autoscaler.sim.kubeconfig import kubeconfig_dict, write_kubeconfig
+from testbed.kubeconfig import kubeconfig_dict, write_kubeconfig
 
 
 async def test_the_module_runs_a_server_and_writes_a_kubeconfig(tmp_path: Path) -> None:
@@ -20,7 +20,7 @@ async def test_the_module_runs_a_server_and_writes_a_kubeconfig(tmp_path: Path) 
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "autoscaler.sim.apiserver",
+        "testbed.apiserver",
         "--crd",
         str(tmp_path),
         "--token",
@@ -63,7 +63,7 @@ async def test_a_bad_crd_file_fails_with_a_message(tmp_path: Path) -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "autoscaler.sim.apiserver",
+        "testbed.apiserver",
         "--crd",
         str(bad),
         stdout=asyncio.subprocess.PIPE,

@@ -6,7 +6,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autoscaler.sim.apiserver import apply_defaults, prune, unknown_fields, validate
+from testbed.apiserver import apply_defaults, prune, unknown_fields, validate
 
 SCHEMA: dict[str, Any] = {
     "type": "object",

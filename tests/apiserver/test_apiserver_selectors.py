@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autoscaler.sim.apiserver.selectors import (
+from testbed.apiserver.selectors import (
     SelectorError,
     fields_match,
     from_label_selector,

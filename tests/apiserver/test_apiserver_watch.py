@@ -9,7 +9,7 @@ import pytest
 from apiserver_helpers import pod_body
 from kubernetes_asyncio import client, watch
 
-from autoscaler.sim.apiserver import FakeApiServer
+from testbed.apiserver import FakeApiServer
 
 
 async def collect(stream: watch.Watch, count: int, *, skip_bookmarks: bool = True) -> list[Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from autoscaler.bench.controller import (
+from testbed.controller_bench import (
     ControllerFigures,
     measure_memory,
     measure_reaction,

@@ -26,8 +26,8 @@ from autoscaler.controller import tenant as tenant_module
 from autoscaler.controller.app import start_controller
 from autoscaler.controller.settings import Settings
 from autoscaler.kube.events import EventRecorder
-from autoscaler.sim.apiserver import AuditEntry, FakeApiServer
-from autoscaler.sim.kubeconfig import kubeconfig_dict
+from testbed.apiserver import AuditEntry, FakeApiServer
+from testbed.kubeconfig import kubeconfig_dict
 
 # The integration world's helpers live next to the integration tests.
 INTEGRATION = Path(__file__).resolve().parents[1] / "integration"

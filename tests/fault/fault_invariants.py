@@ -22,9 +22,9 @@ from autoscaler.api.naming import (
     TENANT_LABEL,
     USER_DATA_SUFFIX,
 )
-from autoscaler.sim.apiserver import AuditEntry, FakeApiServer, RequestInfo
-from autoscaler.sim.apiserver.disruption import pod_is_healthy
-from autoscaler.sim.apiserver.selectors import SelectorError, from_label_selector
+from testbed.apiserver import AuditEntry, FakeApiServer, RequestInfo
+from testbed.apiserver.disruption import pod_is_healthy
+from testbed.apiserver.selectors import SelectorError, from_label_selector
 
 VMS = "virtualmachines.kubevirt.io"
 DATA_VOLUMES = "datavolumes.cdi.kubevirt.io"

@@ -18,7 +18,7 @@ from pathlib import Path
 from fault_invariants import Deletion, Monitor, leftovers, problems
 from fault_world import FaultWorld, fault_world
 
-from autoscaler.sim.apiserver import Fault
+from testbed.apiserver import Fault
 
 CONVERGE_WITHIN = 30.0  # the target after each fault change; longer counts as not converged
 TARGET_RATE = 0.2  # the highest error rate under which the target holds

@@ -35,19 +35,19 @@ from kubernetes_asyncio.client import ApiClient
 from kvpool_e2e_manifests import workload_pod_template
 from kvpool_e2e_worlds import FAST_CONTROLLER
 
-from autoscaler.bench.controller import kubeconfig_secret
 from autoscaler.controller.settings import Settings
-from autoscaler.sim.agents import (
+from testbed.agents import (
     KubevirtAgent,
     KubevirtAgentConfig,
     KubevirtTiming,
     SchedulerAgent,
     SchedulerConfig,
 )
-from autoscaler.sim.agents.replicaset import ReplicaSetAgent
-from autoscaler.sim.apiserver import FakeApiServer
-from autoscaler.sim.apiserver.crds import KUBEVIRT_CRDS
-from autoscaler.sim.kubeconfig import write_kubeconfig
+from testbed.agents.replicaset import ReplicaSetAgent
+from testbed.apiserver import FakeApiServer
+from testbed.apiserver.crds import KUBEVIRT_CRDS
+from testbed.controller_bench import kubeconfig_secret
+from testbed.kubeconfig import write_kubeconfig
 
 POD_CPU, POD_MEMORY = "500m", "512Mi"
 PDBS = "poddisruptionbudgets.policy"

@@ -16,7 +16,6 @@ from typing import Any
 from kubernetes_asyncio import config
 from kubernetes_asyncio.client import ApiClient
 
-from autoscaler.bench.controller import kubeconfig_secret, unschedulable_status
 from autoscaler.controller.actuator import ActuatorOptions
 from autoscaler.controller.manager import Manager, ManagerSettings
 from autoscaler.controller.tenant import LoopSettings
@@ -25,7 +24,7 @@ from autoscaler.core.config import CoreConfig
 from autoscaler.kube.drain import DrainSettings
 from autoscaler.kube.informer import InformerSettings
 from autoscaler.observability.metrics import Metrics
-from autoscaler.sim.agents import (
+from testbed.agents import (
     FailureInjection,
     KubevirtAgent,
     KubevirtAgentConfig,
@@ -33,9 +32,10 @@ from autoscaler.sim.agents import (
     SchedulerAgent,
     SchedulerConfig,
 )
-from autoscaler.sim.apiserver import FakeApiServer
-from autoscaler.sim.apiserver.crds import KUBEVIRT_CRDS
-from autoscaler.sim.apiserver.registry import MERGE_PATCH
+from testbed.apiserver import FakeApiServer
+from testbed.apiserver.crds import KUBEVIRT_CRDS
+from testbed.apiserver.registry import MERGE_PATCH
+from testbed.controller_bench import kubeconfig_secret, unschedulable_status
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT_CRDS = ROOT / "manifests" / "crds"

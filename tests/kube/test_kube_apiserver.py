@@ -38,7 +38,7 @@ from autoscaler.kube.informer import Informer, InformerSettings
 from autoscaler.kube.leader import LeaderElectionConfig, LeaderElector
 from autoscaler.kube.raw import call_json
 from autoscaler.kube.status import Condition, CustomResource, StatusWriter
-from autoscaler.sim.apiserver import FakeApiServer
+from testbed.apiserver import FakeApiServer
 
 GROUP, VERSION = "autoscaling.kvpool.io", "v1alpha1"
 

@@ -20,7 +20,7 @@ from autoscaler.kube.removal_check import blocks_removal, read_live_node
 from autoscaler.observability.metrics import Metrics
 from autoscaler.providers.protocol import LaunchRequest
 from autoscaler.providers.recording import RecordingProvider
-from autoscaler.sim.apiserver import FakeApiServer
+from testbed.apiserver import FakeApiServer
 
 
 def pod(

@@ -20,8 +20,8 @@ from autoscaler.core.model import VMPhase
 from autoscaler.providers.errors import NotReady, ProviderError
 from autoscaler.providers.kubevirt import KubeVirtProvider
 from autoscaler.providers.protocol import LaunchRequest, VMProvider
-from autoscaler.sim.apiserver import FakeApiServer, load_crds
-from autoscaler.sim.apiserver.crds import KUBEVIRT_CRDS
+from testbed.apiserver import FakeApiServer, load_crds
+from testbed.apiserver.crds import KUBEVIRT_CRDS
 
 pytestmark = pytest.mark.slow
 

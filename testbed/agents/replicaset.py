@@ -20,8 +20,8 @@ from typing import Any, Final
 
 from autoscaler.api.naming import is_dns_label, label_key_error, label_value_error
 from autoscaler.kube.informer import EventType, Informer
-from autoscaler.sim.agents.base import Agent, ClientSource
-from autoscaler.sim.agents.calls import AgentCallError, Cluster
+from testbed.agents.base import Agent, ClientSource
+from testbed.agents.calls import AgentCallError, Cluster
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from autoscaler.api.naming import provider_id as default_provider_id
 from autoscaler.api.policy import Shape
 from autoscaler.api.resources import CPU, EPHEMERAL_STORAGE, MEMORY, PODS, Resources
 from autoscaler.core.overhead import node_allocatable
-from autoscaler.sim.agents.userdata import Registration
+from testbed.agents.userdata import Registration
 
 VM_NAME_LABEL: Final = "vm.kubevirt.io/name"
 CREATED_BY_LABEL: Final = "kubevirt.io/created-by"

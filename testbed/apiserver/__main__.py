@@ -1,4 +1,4 @@
-"""``python -m autoscaler.sim.apiserver``: run the fake API server as its own process.
+"""``python -m testbed.apiserver``: run the fake API server as its own process.
 
 It prints its URL on the first line of stdout once it serves, then runs until SIGINT/SIGTERM.
 """
@@ -12,15 +12,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from autoscaler.sim.apiserver.crds import CrdError, project_crds
-from autoscaler.sim.apiserver.errors import ApiError
-from autoscaler.sim.apiserver.server import FakeApiServer
-from autoscaler.sim.kubeconfig import write_kubeconfig
+from testbed.apiserver.crds import CrdError, project_crds
+from testbed.apiserver.errors import ApiError
+from testbed.apiserver.server import FakeApiServer
+from testbed.kubeconfig import write_kubeconfig
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m autoscaler.sim.apiserver", description="A fake Kubernetes API server."
+        prog="python -m testbed.apiserver", description="A fake Kubernetes API server."
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")

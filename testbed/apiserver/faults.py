@@ -22,7 +22,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from autoscaler.sim.apiserver.errors import ApiError
+from testbed.apiserver.errors import ApiError
 
 _REASONS = {
     400: "BadRequest",

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from autoscaler.sim.apiserver.selectors import (
+from testbed.apiserver.selectors import (
     EVERYTHING,
     FieldRequirement,
     LabelSelector,

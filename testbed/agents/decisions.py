@@ -15,8 +15,8 @@ from autoscaler.core.equivalence import group_equivalent
 from autoscaler.core.model import Node, Pod
 from autoscaler.core.predicates import NodeState
 from autoscaler.core.scheduling import place
-from autoscaler.sim.agents.hosts import NOT_READY
-from autoscaler.sim.agents.reasons import unschedulable_message
+from testbed.agents.hosts import NOT_READY
+from testbed.agents.reasons import unschedulable_message
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,17 +19,17 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from autoscaler.sim.apiserver import errors
-from autoscaler.sim.apiserver.crds import CrdError, CrdSource, load_crds, resource_types
-from autoscaler.sim.apiserver.disruption import Budget, DisruptionBudgets, pod_is_healthy
-from autoscaler.sim.apiserver.errors import ApiError
-from autoscaler.sim.apiserver.patch import (
+from testbed.apiserver import errors
+from testbed.apiserver.crds import CrdError, CrdSource, load_crds, resource_types
+from testbed.apiserver.disruption import Budget, DisruptionBudgets, pod_is_healthy
+from testbed.apiserver.errors import ApiError
+from testbed.apiserver.patch import (
     PatchError,
     json_patch,
     merge_patch,
     strategic_merge_patch,
 )
-from autoscaler.sim.apiserver.resources import (
+from testbed.apiserver.resources import (
     BUILTIN_TYPES,
     CRDS,
     NAMESPACES,
@@ -37,14 +37,14 @@ from autoscaler.sim.apiserver.resources import (
     PODS,
     ResourceType,
 )
-from autoscaler.sim.apiserver.schema import apply_defaults, prune, unknown_fields, validate
-from autoscaler.sim.apiserver.selectors import (
+from testbed.apiserver.schema import apply_defaults, prune, unknown_fields, validate
+from testbed.apiserver.selectors import (
     SelectorError,
     parse_field_selector,
     parse_label_selector,
 )
-from autoscaler.sim.apiserver.store import Filter, Record, Store, Watcher, dump
-from autoscaler.sim.apiserver.validation import Problems, check_metadata, check_object
+from testbed.apiserver.store import Filter, Record, Store, Watcher, dump
+from testbed.apiserver.validation import Problems, check_metadata, check_object
 
 JsonObject = dict[str, Any]
 

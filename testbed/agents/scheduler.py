@@ -36,10 +36,10 @@ from autoscaler.core.volume_topology import StorageIndex, constrained
 from autoscaler.kube.convert import node_from_dict, pod_from_dict
 from autoscaler.kube.convert_storage import pv_from_dict, pvc_from_dict, storage_class_from_dict
 from autoscaler.kube.informer import EventType, Informer
-from autoscaler.sim.agents.base import Agent, ClientSource
-from autoscaler.sim.agents.calls import STRATEGIC_MERGE_PATCH, AgentCallError, Cluster
-from autoscaler.sim.agents.decisions import decide
-from autoscaler.sim.agents.kubevirt_objects import running_pod_status
+from testbed.agents.base import Agent, ClientSource
+from testbed.agents.calls import STRATEGIC_MERGE_PATCH, AgentCallError, Cluster
+from testbed.agents.decisions import decide
+from testbed.agents.kubevirt_objects import running_pod_status
 
 log = logging.getLogger(__name__)
 

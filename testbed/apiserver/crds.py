@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from autoscaler.sim.apiserver.resources import META_FIELDS, ResourceType, field_path
+from testbed.apiserver.resources import META_FIELDS, ResourceType, field_path
 
 CrdSource = str | Path | Mapping[str, Any]
 
@@ -119,7 +119,7 @@ def kubevirt_crd(name: str) -> Path:
 def project_crds() -> list[Path]:
     """The CRDs to serve for the autoscaler: KubeVirt's and CDI's (shipped with the fake
     server) and, in a development checkout, the project's own (``manifests/crds``)."""
-    root = Path(__file__).resolve().parents[3]
+    root = Path(__file__).resolve().parents[2]
     candidates = (root / "manifests" / "crds", KUBEVIRT_CRDS)
     return [
         candidate

@@ -9,8 +9,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from autoscaler.sim.apiserver.disruption import check_spec
-from autoscaler.sim.apiserver.resources import ResourceType
+from testbed.apiserver.disruption import check_spec
+from testbed.apiserver.resources import ResourceType
 
 Problems = list[tuple[str, str]]
 

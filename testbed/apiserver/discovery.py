@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from autoscaler.sim.apiserver.resources import ResourceType
+from testbed.apiserver.resources import ResourceType
 
 JsonObject = dict[str, Any]
 

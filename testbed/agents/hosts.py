@@ -25,7 +25,7 @@ from autoscaler.core.predicates import (
 from autoscaler.kube.convert import pod_from_dict
 from autoscaler.providers.host_capacity import TERMINAL_PHASES, pod_requests
 from autoscaler.providers.kubevirt_status import shape_of
-from autoscaler.sim.agents.reasons import unschedulable_message
+from testbed.agents.reasons import unschedulable_message
 
 NOT_READY: Final = "node(s) had untolerated taint {node.kubernetes.io/not-ready: }"
 

@@ -27,15 +27,15 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from autoscaler.sim.apiserver import discovery, errors
-from autoscaler.sim.apiserver.crds import CrdSource
-from autoscaler.sim.apiserver.errors import ApiError, success_status
-from autoscaler.sim.apiserver.faults import FaultInjector, FaultPlan
-from autoscaler.sim.apiserver.registry import JSON_PATCH, ListResult, Registry
-from autoscaler.sim.apiserver.resources import PODS, ResourceType
-from autoscaler.sim.apiserver.store import Record, dump
-from autoscaler.sim.apiserver.watch import WatchOptions, serve_watch
-from autoscaler.sim.kubeconfig import kubeconfig_dict
+from testbed.apiserver import discovery, errors
+from testbed.apiserver.crds import CrdSource
+from testbed.apiserver.errors import ApiError, success_status
+from testbed.apiserver.faults import FaultInjector, FaultPlan
+from testbed.apiserver.registry import JSON_PATCH, ListResult, Registry
+from testbed.apiserver.resources import PODS, ResourceType
+from testbed.apiserver.store import Record, dump
+from testbed.apiserver.watch import WatchOptions, serve_watch
+from testbed.kubeconfig import kubeconfig_dict
 
 JsonObject = dict[str, Any]
 _JSON = "application/json"

@@ -7,14 +7,14 @@
 - :class:`ReplicaSetAgent` keeps N pods of a template, so that evicted pods come back.
 
 Each is started with ``start()``/``stop()`` or ``async with``; ``python -m
-autoscaler.sim.agents`` runs them as a process.
+testbed.agents`` runs them as a process.
 """
 
-from autoscaler.sim.agents.base import Agent, AgentError, ClientSource
-from autoscaler.sim.agents.failures import FailureInjection
-from autoscaler.sim.agents.kubevirt import KubevirtAgent, KubevirtAgentConfig, KubevirtTiming
-from autoscaler.sim.agents.replicaset import ReplicaSetAgent
-from autoscaler.sim.agents.scheduler import SchedulerAgent, SchedulerConfig
+from testbed.agents.base import Agent, AgentError, ClientSource
+from testbed.agents.failures import FailureInjection
+from testbed.agents.kubevirt import KubevirtAgent, KubevirtAgentConfig, KubevirtTiming
+from testbed.agents.replicaset import ReplicaSetAgent
+from testbed.agents.scheduler import SchedulerAgent, SchedulerConfig
 
 __all__ = [
     "Agent",

@@ -31,9 +31,9 @@ from autoscaler.kube.informer import EventType
 from autoscaler.kube.raw import MERGE_PATCH
 from autoscaler.providers.host_capacity import SCHEDULABLE_LABEL
 from autoscaler.providers.kubevirt_status import shape_of
-from autoscaler.sim.agents import kubevirt_objects as objects
-from autoscaler.sim.agents.base import Agent, ClientSource
-from autoscaler.sim.agents.calls import (
+from testbed.agents import kubevirt_objects as objects
+from testbed.agents.base import Agent, ClientSource
+from testbed.agents.calls import (
     CDI,
     KUBEVIRT,
     STRATEGIC_MERGE_PATCH,
@@ -41,9 +41,9 @@ from autoscaler.sim.agents.calls import (
     Cluster,
     JsonDict,
 )
-from autoscaler.sim.agents.failures import NO_FAILURES, FailureInjection
-from autoscaler.sim.agents.hosts import HostLedger, HostPod, VMDemand, host_pod_from_dict, vm_demand
-from autoscaler.sim.agents.userdata import Registration, UserDataError, registration
+from testbed.agents.failures import NO_FAILURES, FailureInjection
+from testbed.agents.hosts import HostLedger, HostPod, VMDemand, host_pod_from_dict, vm_demand
+from testbed.agents.userdata import Registration, UserDataError, registration
 
 log = logging.getLogger(__name__)
 

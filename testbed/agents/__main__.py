@@ -1,4 +1,4 @@
-"""``python -m autoscaler.sim.agents``: the kubevirt agent, the scheduler and any replicasets
+"""``python -m testbed.agents``: the kubevirt agent, the scheduler and any replicasets
 as one process, against API servers given by kubeconfig (for e2e tests).
 
 It prints ``agents ready`` on stdout once every cache has synced, then runs until SIGINT or
@@ -18,11 +18,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from autoscaler.api.quantity import QuantityError, parse_quantity
-from autoscaler.sim.agents.base import Agent, AgentError
-from autoscaler.sim.agents.failures import FailureInjection, NamePredicate
-from autoscaler.sim.agents.kubevirt import KubevirtAgent, KubevirtAgentConfig, KubevirtTiming
-from autoscaler.sim.agents.replicaset import ReplicaSetAgent
-from autoscaler.sim.agents.scheduler import SchedulerAgent, SchedulerConfig
+from testbed.agents.base import Agent, AgentError
+from testbed.agents.failures import FailureInjection, NamePredicate
+from testbed.agents.kubevirt import KubevirtAgent, KubevirtAgentConfig, KubevirtTiming
+from testbed.agents.replicaset import ReplicaSetAgent
+from testbed.agents.scheduler import SchedulerAgent, SchedulerConfig
 
 _REPLICASET = re.compile(r"^(?P<namespace>[a-z0-9-]+)/(?P<name>[a-z0-9-]+)=(?P<replicas>\d+)$")
 _TIMINGS = ("data_volume", "schedule", "boot", "register", "ready", "delete")
@@ -64,7 +64,7 @@ def _replicaset(text: str) -> tuple[str, str, int]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m autoscaler.sim.agents",
+        prog="python -m testbed.agents",
         description="Play KubeVirt, the tenant's kubelets and kube-scheduler against API servers.",
     )
     parser.add_argument("--management", required=True, help="kubeconfig of the management cluster")

@@ -8,8 +8,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from autoscaler.sim.apiserver.selectors import LabelSelector, SelectorError, from_label_selector
-from autoscaler.sim.apiserver.store import Record
+from testbed.apiserver.selectors import LabelSelector, SelectorError, from_label_selector
+from testbed.apiserver.store import Record
 
 
 def pod_is_healthy(pod: Mapping[str, Any]) -> bool:

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from autoscaler.sim.apiserver.errors import expired
-from autoscaler.sim.apiserver.registry import Registry, WatchStart
-from autoscaler.sim.apiserver.store import dump
+from testbed.apiserver.errors import expired
+from testbed.apiserver.registry import Registry, WatchStart
+from testbed.apiserver.store import dump
 
 _BATCH = 500  # events written per chunk when a backlog is being drained
 _SILENCE_POLL = 0.05  # seconds between looks at whether a silenced stream may speak again
