@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from kubernetes_asyncio.client import ApiClient, CoreV1Api, CustomObjectsApi
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from autoscaler.kube.raw import call_json
+from autoscaler.rawjson import call_json
 
 T = TypeVar("T")
 JsonDict = dict[str, Any]

@@ -22,7 +22,7 @@ from kvpool_e2e import RealClusters
 from kvpool_e2e_kube import MERGE_PATCH, PYTHON, process
 from kvpool_e2e_manifests import Registration, deployment, workload_pod_template
 
-from autoscaler.kube.raw import call_json
+from autoscaler.rawjson import call_json
 from testbed.agents.replicaset import ReplicaSetAgent
 
 FAKE_SERVERS = "fake-servers"

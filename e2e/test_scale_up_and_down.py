@@ -34,7 +34,7 @@ from kvpool_e2e_manifests import POOL, POOL_LABELS, kubeconfig_secret, node_pool
 from kvpool_e2e_worlds import World
 
 from autoscaler.api.naming import MANAGED_BY, MANAGED_BY_LABEL, POOL_LABEL, TENANT_LABEL
-from autoscaler.kube.raw import call_json
+from autoscaler.rawjson import call_json
 
 REPLICAS = 3
 WORKLOAD = "web"

@@ -16,7 +16,7 @@ from math import ceil
 
 from autoscaler.api.policy import Shape
 from autoscaler.api.resources import CPU, MEMORY, PODS, Resources
-from autoscaler.bench.worlds import FIXED_SHAPE, SCENARIOS, Scenario, World, build_world
+from autoscaler.bench.worlds import FIXED_SHAPE, SCENARIOS, BenchScenario, BenchWorld, build_world
 from autoscaler.core.future_node import pool_daemonset_overhead
 from autoscaler.core.model import Pod, Pool
 from autoscaler.core.overhead import node_allocatable
@@ -98,7 +98,7 @@ def fixed_shape_packing(pods: Sequence[Pod], room: Resources) -> tuple[int, int]
     return len(bins), unplaceable
 
 
-def _time_plans(world: World, runs: int) -> tuple[list[float], ScaleUpResult]:
+def _time_plans(world: BenchWorld, runs: int) -> tuple[list[float], ScaleUpResult]:
     timings = []
     result = plan_scale_up(world.snapshot, world.pools)
     for _ in range(runs):
@@ -108,7 +108,7 @@ def _time_plans(world: World, runs: int) -> tuple[list[float], ScaleUpResult]:
     return timings, result
 
 
-def measure(scenario: Scenario, seed: int = 1, runs: int | None = None) -> PlannerFigures:
+def measure(scenario: BenchScenario, seed: int = 1, runs: int | None = None) -> PlannerFigures:
     world = build_world(scenario, seed)
     runs = runs or scenario.runs
     timings, result = _time_plans(world, runs)

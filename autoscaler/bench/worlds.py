@@ -51,7 +51,7 @@ EXISTING_SHAPES: Final = (Shape(8000, 32 * GI), Shape(16000, 64 * GI), Shape(160
 
 
 @dataclass(frozen=True, slots=True)
-class Scenario:
+class BenchScenario:
     name: str
     pending_pods: int
     nodes: int
@@ -63,13 +63,13 @@ class Scenario:
 SCENARIOS: Final = {
     s.name: s
     for s in (
-        Scenario("1k-pods-100-nodes", 1_000, 100, runs=7),
-        Scenario("10k-pods-2k-nodes", 10_000, 2_000, runs=5),
-        Scenario("10k-constrained-2k-nodes", 10_000, 2_000, runs=5, constrained=True),
-        Scenario("50k-pods-5k-nodes", 50_000, 5_000, runs=3),
-        Scenario("1k-unique-200-nodes", 1_000, 200, runs=7, unique=True),
-        Scenario("10k-unique-2k-nodes", 10_000, 2_000, runs=5, unique=True),
-        Scenario("50k-unique-5k-nodes", 50_000, 5_000, runs=3, unique=True),
+        BenchScenario("1k-pods-100-nodes", 1_000, 100, runs=7),
+        BenchScenario("10k-pods-2k-nodes", 10_000, 2_000, runs=5),
+        BenchScenario("10k-constrained-2k-nodes", 10_000, 2_000, runs=5, constrained=True),
+        BenchScenario("50k-pods-5k-nodes", 50_000, 5_000, runs=3),
+        BenchScenario("1k-unique-200-nodes", 1_000, 200, runs=7, unique=True),
+        BenchScenario("10k-unique-2k-nodes", 10_000, 2_000, runs=5, unique=True),
+        BenchScenario("50k-unique-5k-nodes", 50_000, 5_000, runs=3, unique=True),
     )
 }
 
@@ -83,8 +83,8 @@ class Template:
 
 
 @dataclass(frozen=True, slots=True)
-class World:
-    scenario: Scenario
+class BenchWorld:
+    scenario: BenchScenario
     snapshot: Snapshot
     pools: tuple[Pool, ...]
 
@@ -207,7 +207,7 @@ def pools() -> tuple[Pool, ...]:
     return (Pool("general", {"pool": "general"}, settings=settings, image_hash="bench0001"),)
 
 
-def build_world(scenario: Scenario, seed: int = 1) -> World:
+def build_world(scenario: BenchScenario, seed: int = 1) -> BenchWorld:
     rng = random.Random(seed)
     catalogue = templates(rng)
     the_pools = pools()
@@ -298,4 +298,4 @@ def build_world(scenario: Scenario, seed: int = 1) -> World:
         limits=TenantLimits(),
         daemonsets=ds,
     )
-    return World(scenario, snapshot, the_pools)
+    return BenchWorld(scenario, snapshot, the_pools)

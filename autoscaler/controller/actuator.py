@@ -39,19 +39,19 @@ from autoscaler.core.actions import (
     Reason,
     UncordonNode,
 )
-from autoscaler.core.capacity import HostLedger
+from autoscaler.core.capacity import HostCapacityLedger
 from autoscaler.core.model import NO_ZONE, Pool
 from autoscaler.core.overhead import host_footprint
 from autoscaler.kube import errors
 from autoscaler.kube.bootstrap import TOKEN_NAMESPACE, VM_LABEL, create_bootstrap_token
 from autoscaler.kube.drain import DrainSettings, cordon, drain, uncordon
 from autoscaler.kube.events import EventRecorder, ObjectRef
-from autoscaler.kube.raw import call_json
 from autoscaler.kube.removal_check import LiveNode, read_live_node
 from autoscaler.observability.logging import log_context
 from autoscaler.observability.metrics import Metrics
 from autoscaler.providers.errors import ProviderError
 from autoscaler.providers.protocol import LaunchRequest, VMProvider
+from autoscaler.rawjson import call_json
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class Actuator:
         tenant_api: ApiClient,
         provider: VMProvider,
         *,
-        ledger: HostLedger,
+        ledger: HostCapacityLedger,
         metrics: Metrics,
         events: EventRecorder,
         tenant_ref: ObjectRef,

@@ -21,9 +21,9 @@ from autoscaler.kube.clients import management_client
 from autoscaler.kube.drain import DrainSettings
 from autoscaler.kube.informer import InformerSettings
 from autoscaler.kube.leader import LeaderElectionConfig, LeaderElector
-from autoscaler.kube.raw import RequestTimeouts
 from autoscaler.observability.metrics import Metrics
 from autoscaler.observability.server import ObservabilityServer, Readiness
+from autoscaler.rawjson import RequestTimeouts
 
 log = logging.getLogger(__name__)
 

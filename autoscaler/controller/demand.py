@@ -10,12 +10,12 @@ pods that turn pending afterwards count as new demand.
 from __future__ import annotations
 
 from autoscaler.api.resources import CPU, EMPTY, MEMORY, Resources
-from autoscaler.core.capacity import HostLedger
+from autoscaler.core.capacity import HostCapacityLedger
 from autoscaler.core.model import Pod
 
 
 class HostDemand:
-    def __init__(self, ledger: HostLedger, tenant: str, weight: int) -> None:
+    def __init__(self, ledger: HostCapacityLedger, tenant: str, weight: int) -> None:
         self._ledger = ledger
         self._tenant = tenant
         self._weight = weight

@@ -24,12 +24,12 @@ from autoscaler.api.naming import (
     TENANT_LABEL,
     label_value,
 )
-from autoscaler.core.capacity import HostLedger
+from autoscaler.core.capacity import HostCapacityLedger
 from autoscaler.core.timers import FirstSeen
 from autoscaler.kube import errors
-from autoscaler.kube.raw import call_json
 from autoscaler.providers.errors import ProviderError
 from autoscaler.providers.protocol import VMProvider
+from autoscaler.rawjson import call_json
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class GarbageCollector:
         self,
         management: ApiClient,
         *,
-        ledger: HostLedger,
+        ledger: HostCapacityLedger,
         known_tenants: Callable[[], Awaitable[set[str]]],
         vm_namespaces: Callable[[], set[str]],
         tenant_clusters_trusted: Callable[[], bool],

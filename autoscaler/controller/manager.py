@@ -32,12 +32,11 @@ from autoscaler.controller.status_report import (
 )
 from autoscaler.controller.tenant import LoopSettings, Shared, TenantLoop
 from autoscaler.controller.tenant_garbage import TenantGarbage
-from autoscaler.core.capacity import HostLedger
+from autoscaler.core.capacity import HostCapacityLedger
 from autoscaler.kube import errors
 from autoscaler.kube.clients import KubeconfigError, SecretKeyRef, TenantClients
 from autoscaler.kube.events import EventRecorder, ObjectRef
 from autoscaler.kube.informer import EventType, Informer, InformerSettings
-from autoscaler.kube.raw import RequestTimeouts, call_json
 from autoscaler.kube.status import Condition, StatusWriter
 from autoscaler.observability.logging import log_context
 from autoscaler.observability.metrics import Metrics
@@ -45,6 +44,7 @@ from autoscaler.providers.errors import ProviderError
 from autoscaler.providers.kubevirt import KubeVirtProvider
 from autoscaler.providers.metered import MeteredProvider
 from autoscaler.providers.protocol import VMProvider
+from autoscaler.rawjson import RequestTimeouts, call_json
 
 log = logging.getLogger(__name__)
 
@@ -80,14 +80,14 @@ class Manager:
         loop_settings: LoopSettings | None = None,
         is_leader: Callable[[], bool] = lambda: True,
         providers: ProviderFactory | None = None,
-        ledger: HostLedger | None = None,
+        ledger: HostCapacityLedger | None = None,
         clock: Callable[[], float] = time.time,
         identity: str = "",
     ) -> None:
         self.settings = settings or ManagerSettings()
         self.loop_settings = loop_settings or LoopSettings()
         self.metrics = metrics
-        self.ledger = ledger or HostLedger()
+        self.ledger = ledger or HostCapacityLedger()
         self.is_leader = is_leader
         self._management = management
         self._clock = clock

@@ -28,9 +28,9 @@ from autoscaler.core.config import CoreConfig
 from autoscaler.kube import errors
 from autoscaler.kube.clients import KubeconfigError, SecretKeyRef, TenantClients
 from autoscaler.kube.informer import InformerSettings
-from autoscaler.kube.raw import call_json
 from autoscaler.providers.errors import ProviderError
 from autoscaler.providers.kubevirt import KubeVirtProvider
+from autoscaler.rawjson import call_json
 
 
 @dataclass(frozen=True, slots=True)

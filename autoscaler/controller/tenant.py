@@ -40,19 +40,19 @@ from autoscaler.controller.telemetry import PassMetrics
 from autoscaler.core.actions import DeleteVM, Plan
 from autoscaler.core.autoscaler import Autoscaler
 from autoscaler.core.batching import Batcher, BatchWindows
-from autoscaler.core.capacity import HostLedger
+from autoscaler.core.capacity import HostCapacityLedger
 from autoscaler.core.config import CoreConfig
 from autoscaler.core.model import Pod, Pool, Snapshot, VirtualMachine
 from autoscaler.kube import errors
 from autoscaler.kube.events import EventRecorder, ObjectRef
 from autoscaler.kube.informer import InformerSettings
-from autoscaler.kube.raw import call_json
 from autoscaler.kube.status import Condition, StatusWriter
 from autoscaler.kube.tasks import cancel_and_wait
 from autoscaler.observability.logging import log_context
 from autoscaler.observability.metrics import Metrics
 from autoscaler.providers.errors import ProviderError
 from autoscaler.providers.protocol import VMProvider
+from autoscaler.rawjson import call_json
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class LoopSettings:
 class Shared:
     """What every tenant loop of the process shares."""
 
-    ledger: HostLedger
+    ledger: HostCapacityLedger
     metrics: Metrics
     events: EventRecorder  # on the management cluster
     status: StatusWriter  # on the management cluster

@@ -28,10 +28,10 @@ from autoscaler.controller.tenant import TenantLoop
 from autoscaler.core.timers import FirstSeen
 from autoscaler.kube import errors
 from autoscaler.kube.bootstrap import delete_unneeded_tokens, list_bootstrap_tokens
-from autoscaler.kube.raw import call_json
 from autoscaler.kube.tasks import cancel_and_wait
 from autoscaler.observability.logging import log_context
 from autoscaler.providers.errors import ProviderError
+from autoscaler.rawjson import call_json
 
 log = logging.getLogger(__name__)
 

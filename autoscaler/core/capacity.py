@@ -38,7 +38,7 @@ class Demand:
     wanted: Resources  # host footprint the tenant would like to add now
 
 
-class HostLedger:
+class HostCapacityLedger:
     def __init__(self, reservation_ttl_seconds: float = 600.0) -> None:
         self._ttl = reservation_ttl_seconds
         self._hosts: dict[str, Host] = {}

@@ -20,7 +20,7 @@ from enum import StrEnum
 from autoscaler.core.actions import DeleteVM, Reason
 from autoscaler.core.config import CoreConfig
 from autoscaler.core.model import Node, Pool, Snapshot, VirtualMachine, VMPhase
-from autoscaler.core.timers import Backoff, FirstSeen, format_duration
+from autoscaler.core.timers import FirstSeen, KeyedBackoff, format_duration
 
 # No repair in a pool where more than this share of the nodes are NotReady at once (one node
 # is always allowed): that is a wider outage, which deleting VMs would only make worse.
@@ -142,7 +142,7 @@ class Lifecycle:
 
     def __init__(self, config: CoreConfig) -> None:
         self._config = config
-        self.backoff = Backoff(config.backoff_base, config.backoff_max)
+        self.backoff = KeyedBackoff(config.backoff_base, config.backoff_max)
         self._not_ready_since = FirstSeen()
         self._seen_launching: set[str] = set()
         self._seen_ready: set[str] = set()

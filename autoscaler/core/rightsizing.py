@@ -89,7 +89,7 @@ def _gib(amount: int) -> str:
     return f"{amount / GI:g}Gi"
 
 
-class Budget:
+class PlanBudget:
     """What one plan may still take: room on hosts, the tenant's quota and each pool's room.
 
     Shared by every pool sized in the plan, so that pools never plan the same capacity.
@@ -185,7 +185,7 @@ class _PoolSizer:
         pool: Pool,
         bounds: ShapeBounds,
         overhead: Resources,
-        budget: Budget,
+        budget: PlanBudget,
         min_load: Resources | None = None,
         zone: Zone | None = None,
         filters: TopologyFilters | None = None,
@@ -513,7 +513,7 @@ def size_for_pods(
     pods: Sequence[Pod],
     bounds: ShapeBounds,
     daemonset_overhead: Resources,
-    budget: Budget,
+    budget: PlanBudget,
 ) -> PoolSizing:
     """VMs of ``pool`` for ``pods`` (all admitted by the pool's template), within ``budget``."""
     return size_for_classes(pool, group_equivalent(pods), bounds, daemonset_overhead, budget)
@@ -524,7 +524,7 @@ def size_for_classes(
     classes: Sequence[PodClass],
     bounds: ShapeBounds,
     daemonset_overhead: Resources,
-    budget: Budget,
+    budget: PlanBudget,
     min_load: Resources | None = None,
     zone: Zone | None = None,
     filters: TopologyFilters | None = None,
@@ -544,7 +544,7 @@ def size_for_classes(
 def top_up_min_nodes(
     pool: Pool,
     bounds: ShapeBounds,
-    budget: Budget,
+    budget: PlanBudget,
     missing: int,
     zones: Sequence[Zone] = (),
 ) -> tuple[tuple[SizedVM, ...], str | None]:

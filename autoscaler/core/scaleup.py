@@ -37,7 +37,7 @@ from autoscaler.core.nodecache import NodeCache
 from autoscaler.core.overhead import GI, kubelet_reserved, node_allocatable
 from autoscaler.core.pending import DEFAULT_SCHEDULERS
 from autoscaler.core.predicates import NodeState
-from autoscaler.core.rightsizing import Budget, SizedVM, size_for_classes, top_up_min_nodes
+from autoscaler.core.rightsizing import PlanBudget, SizedVM, size_for_classes, top_up_min_nodes
 from autoscaler.core.scheduling import place_classes
 from autoscaler.core.shapes import catalog
 from autoscaler.core.topology_filters import TopologyFilters, needs_topology_filters
@@ -339,7 +339,7 @@ def plan_scale_up(
                 _expect_new_nodes(filters, chooser)
             rest = _settle(rest, launching, Verdict.FITS_LAUNCHING, placements, outcomes)
 
-    budget = Budget(snapshot.hosts, snapshot.limits, snapshot.vms, _pool_node_counts(snapshot))
+    budget = PlanBudget(snapshot.hosts, snapshot.limits, snapshot.vms, _pool_node_counts(snapshot))
     vms: list[SizedVM] = []
     pool_messages: dict[str, str] = {}
     if rest:
@@ -475,7 +475,7 @@ def _size_new_vms(
     classes: list[PodClass],
     snapshot: Snapshot,
     chooser: _PoolChooser,
-    budget: Budget,
+    budget: PlanBudget,
     outcomes: _Outcomes,
     pool_messages: dict[str, str],
     min_loads: Mapping[str, Resources],
@@ -546,7 +546,7 @@ def _size_unit(
     plans: Mapping[Hashable, tuple[list[tuple[Pool, Zone]], list[str], PodClass]],
     snapshot: Snapshot,
     chooser: _PoolChooser,
-    budget: Budget,
+    budget: PlanBudget,
     outcomes: _Outcomes,
     pool_messages: dict[str, str],
     min_loads: Mapping[str, Resources],

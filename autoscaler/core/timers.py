@@ -59,7 +59,7 @@ class BackoffState:
     until: float
 
 
-class Backoff:
+class KeyedBackoff:
     """Exponential backoff per key: ``base * 2**(failures-1)`` capped at ``maximum``."""
 
     def __init__(self, base: float, maximum: float) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 
-class Backoff:
+class RetryBackoff:
     """Delays ``base, 2*base, 4*base, ...`` up to ``cap``, each drawn from ``[d/2, d]``."""
 
     def __init__(self, base: float, cap: float, rng: random.Random | None = None) -> None:

@@ -22,7 +22,7 @@ from kubernetes_asyncio.client import ApiClient
 from autoscaler.api.cloudinit import BootstrapToken, bootstrap_token_secret, new_bootstrap_token
 from autoscaler.core.model import TENANT_LABEL
 from autoscaler.kube import errors
-from autoscaler.kube.raw import call_json
+from autoscaler.rawjson import call_json
 
 log = logging.getLogger(__name__)
 

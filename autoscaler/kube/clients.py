@@ -26,7 +26,7 @@ from kubernetes_asyncio.client import ApiClient
 from kubernetes_asyncio.config.config_exception import ConfigException
 
 from autoscaler.kube import errors
-from autoscaler.kube.raw import RequestTimeouts, call_json
+from autoscaler.rawjson import RequestTimeouts, call_json
 
 log = logging.getLogger(__name__)
 

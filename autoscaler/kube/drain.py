@@ -21,8 +21,8 @@ from kubernetes_asyncio.client import ApiClient
 from autoscaler.api.disruption import DISRUPTION_ANNOTATION, DisruptionRecord
 from autoscaler.core.config import DISRUPTING_TAINT_EFFECT, DISRUPTING_TAINT_KEY
 from autoscaler.kube import errors
-from autoscaler.kube.backoff import Backoff
-from autoscaler.kube.raw import MERGE_PATCH, api_exception, call_json
+from autoscaler.kube.backoff import RetryBackoff
+from autoscaler.rawjson import MERGE_PATCH, api_exception, call_json
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ async def _patch_node(
 ) -> bool:
     core = client.CoreV1Api(api)
     what = "cordon" if record is not None else "uncordon"
-    backoff = Backoff(settings.backoff_base, max(settings.backoff_max, settings.backoff_base))
+    backoff = RetryBackoff(settings.backoff_base, max(settings.backoff_max, settings.backoff_base))
     conflicts = failures = 0
     while True:
         try:
@@ -322,7 +322,7 @@ async def _evict(
         delete_options["gracePeriodSeconds"] = settings.grace_period_seconds
     if delete_options:
         body["deleteOptions"] = delete_options
-    backoff = Backoff(settings.backoff_base, max(settings.backoff_max, settings.backoff_base))
+    backoff = RetryBackoff(settings.backoff_base, max(settings.backoff_max, settings.backoff_base))
     refused_by_budget = False
     while True:
         try:

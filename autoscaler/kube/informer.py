@@ -32,10 +32,10 @@ from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from autoscaler.kube import errors
-from autoscaler.kube.backoff import Backoff
+from autoscaler.kube.backoff import RetryBackoff
 from autoscaler.kube.convert import object_name
-from autoscaler.kube.raw import RequestTimeouts, api_exception, parse_json_object, read_response
 from autoscaler.kube.tasks import cancel_and_wait
+from autoscaler.rawjson import RequestTimeouts, api_exception, parse_json_object, read_response
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +227,7 @@ class Informer(Generic[T]):
 
     async def run(self) -> None:
         """List and watch until cancelled; never returns otherwise."""
-        backoff = Backoff(self._settings.backoff_base, self._settings.backoff_max, self._rng)
+        backoff = RetryBackoff(self._settings.backoff_base, self._settings.backoff_max, self._rng)
         must_list = True
         while True:
             try:

@@ -24,8 +24,8 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client import ApiClient
 
 from autoscaler.kube import errors
-from autoscaler.kube.raw import call_json
 from autoscaler.kube.tasks import cancel_and_wait
+from autoscaler.rawjson import call_json
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from kubernetes_asyncio.client import ApiClient
 
 from autoscaler.kube import errors
 from autoscaler.kube.drain import must_evict, pod_key
-from autoscaler.kube.raw import call_json
+from autoscaler.rawjson import call_json
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from kubernetes_asyncio.client import ApiClient
 
 from autoscaler.api.timestamps import rfc3339
 from autoscaler.kube import errors
-from autoscaler.kube.raw import MERGE_PATCH, call_json
+from autoscaler.rawjson import MERGE_PATCH, call_json
 
 log = logging.getLogger(__name__)
 

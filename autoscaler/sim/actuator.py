@@ -25,7 +25,7 @@ from autoscaler.core.model import Pod
 from autoscaler.sim.disruption import Disruptions
 from autoscaler.sim.engine import Engine
 from autoscaler.sim.kubevirt import KubeVirt
-from autoscaler.sim.world import World
+from autoscaler.sim.world import SimWorld
 
 DRAIN_RETRY_SECONDS = 5.0
 
@@ -35,9 +35,9 @@ def is_movable(pod: Pod) -> bool:
     return must_move(pod) and not pod.do_not_disrupt
 
 
-class Actuator:
+class SimActuator:
     def __init__(
-        self, engine: Engine, world: World, kubevirt: KubeVirt, disruptions: Disruptions
+        self, engine: Engine, world: SimWorld, kubevirt: KubeVirt, disruptions: Disruptions
     ) -> None:
         self._engine = engine
         self._world = world

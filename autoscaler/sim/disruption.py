@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from autoscaler.core.model import Pod, PodDisruptionBudget, PodPhase
 from autoscaler.sim.workloads import Workloads, desired_healthy
-from autoscaler.sim.world import World
+from autoscaler.sim.world import SimWorld
 
 REFUSED = "Cannot evict pod as it would violate the pod's disruption budget."
 
@@ -21,7 +21,7 @@ def is_healthy(pod: Pod) -> bool:
 
 
 class Disruptions:
-    def __init__(self, world: World, workloads: Workloads) -> None:
+    def __init__(self, world: SimWorld, workloads: Workloads) -> None:
         self._world = world
         self._workloads = workloads
         self.violations = 0

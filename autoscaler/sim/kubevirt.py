@@ -33,7 +33,7 @@ from autoscaler.core.overhead import host_footprint, node_allocatable
 from autoscaler.sim.delays import draw
 from autoscaler.sim.engine import Engine, RandomStreams
 from autoscaler.sim.scenario import VirtualMachines
-from autoscaler.sim.world import SimHost, SimNode, SimVM, World
+from autoscaler.sim.world import SimHost, SimNode, SimVM, SimWorld
 
 # How long pods tolerate node.kubernetes.io/not-ready and /unreachable by default
 # (the DefaultTolerationSeconds admission plugin) before the taint evicts them.
@@ -44,7 +44,7 @@ class KubeVirt:
     def __init__(
         self,
         engine: Engine,
-        world: World,
+        world: SimWorld,
         streams: RandomStreams,
         settings: VirtualMachines,
         on_node_registered: Callable[[SimNode], None],

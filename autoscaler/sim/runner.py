@@ -16,7 +16,7 @@ from autoscaler.core.config import CoreConfig
 from autoscaler.core.lifecycle import launch_phase, phase_deadline
 from autoscaler.core.model import VMPhase
 from autoscaler.core.pending import pending_pods
-from autoscaler.sim.actuator import Actuator
+from autoscaler.sim.actuator import SimActuator
 from autoscaler.sim.baseline import BaselineConfig, FixedShapeAutoscaler
 from autoscaler.sim.controller import Controller, Policy
 from autoscaler.sim.disruption import Disruptions
@@ -28,7 +28,7 @@ from autoscaler.sim.scheduler import Scheduler
 from autoscaler.sim.stats import GIB, Series, Stats, percentile
 from autoscaler.sim.wakeups import CoreWakeups
 from autoscaler.sim.workloads import Workloads
-from autoscaler.sim.world import SimHost, World
+from autoscaler.sim.world import SimHost, SimWorld
 
 PolicyName = Literal["kvpool", "fixed-shape"]
 Progress = Callable[[float, float], None]
@@ -62,7 +62,7 @@ class Simulation:
         streams = RandomStreams(scenario.seed)
         self.pools = Pools(scenario.tenant, scenario.pools)
         tenant = self.pools.tenant
-        self.world = world = World(
+        self.world = world = SimWorld(
             tenant=scenario.tenant.name,
             shape_bounds=tenant.shape_bounds(),
             limits=tenant.tenant_limits(),
@@ -96,7 +96,7 @@ class Simulation:
             on_pod_killed=disruptions.kill,
         )
         self.scheduler = Scheduler(engine, world, scenario.pod_start_delay)
-        self.actuator = Actuator(engine, world, kubevirt, disruptions)
+        self.actuator = SimActuator(engine, world, kubevirt, disruptions)
         self.core_config = CoreConfig()
         self.policy, durations, batch = self._policy(policy)
         timers = (

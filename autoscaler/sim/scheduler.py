@@ -23,7 +23,7 @@ from autoscaler.core.equivalence import PodClass, group_equivalent
 from autoscaler.core.model import Pod
 from autoscaler.core.predicates import NodeState
 from autoscaler.sim.engine import Engine
-from autoscaler.sim.world import World
+from autoscaler.sim.world import SimWorld
 
 
 def requested_shares(state: NodeState, requests: Resources) -> tuple[float, ...]:
@@ -91,7 +91,7 @@ def _place_class(cls: PodClass, nodes: Sequence[NodeState], placed: dict[str, st
 
 
 class Scheduler:
-    def __init__(self, engine: Engine, world: World, pod_start_delay: float) -> None:
+    def __init__(self, engine: Engine, world: SimWorld, pod_start_delay: float) -> None:
         self._engine = engine
         self._world = world
         self._start_delay = pod_start_delay

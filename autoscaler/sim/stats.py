@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from autoscaler.core.model import Pod, VMPhase
-from autoscaler.sim.world import World
+from autoscaler.sim.world import SimWorld
 
 GIB = 2**30
 # The parts of the vCPU breakdown that need a walk over every node are refreshed this often (in
@@ -48,7 +48,7 @@ class Series:
 
 
 class Stats:
-    def __init__(self, world: World, never_scheduled_after: float) -> None:
+    def __init__(self, world: SimWorld, never_scheduled_after: float) -> None:
         self._world = world
         self._last = 0.0
         self.never_scheduled_after = never_scheduled_after
@@ -163,6 +163,6 @@ class Stats:
         return sorted([key for key, _ in self.abandoned] + waiting)
 
 
-def _node_ready(world: World, name: str | None) -> bool:
+def _node_ready(world: SimWorld, name: str | None) -> bool:
     sim = world.nodes.get(name) if name is not None else None
     return sim is not None and sim.node.ready

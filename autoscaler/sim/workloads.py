@@ -32,7 +32,7 @@ from autoscaler.sim.scenario import (
     PodSpec,
     ReplicaSchedule,
 )
-from autoscaler.sim.world import SimNode, World
+from autoscaler.sim.world import SimNode, SimWorld
 
 APP_LABEL = "app"
 
@@ -94,7 +94,7 @@ class Workloads:
     def __init__(
         self,
         engine: Engine,
-        world: World,
+        world: SimWorld,
         streams: RandomStreams,
         deployments: tuple[Deployment, ...],
         jobs: tuple[JobSpec, ...],

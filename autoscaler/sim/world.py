@@ -106,7 +106,7 @@ class Totals:
 
 
 @dataclass
-class World:
+class SimWorld:
     tenant: str
     shape_bounds: ShapeBounds
     limits: TenantLimits

@@ -12,8 +12,8 @@ from typing import Any, Final
 from kubernetes_asyncio.client import ApiClient, CoreV1Api, CustomObjectsApi, StorageV1Api
 
 from autoscaler.kube import errors
-from autoscaler.kube.backoff import Backoff
-from autoscaler.kube.raw import call_json
+from autoscaler.kube.backoff import RetryBackoff
+from autoscaler.rawjson import call_json
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class Cluster:
         """``func(*args, **kwargs)`` as JSON. None when the object is missing (404) and
         ``missing_ok``, or exists already (409) and ``exists_ok``; retryable failures are
         retried until they succeed or the caller is cancelled."""
-        backoff = Backoff(*self._backoff, self._rng)
+        backoff = RetryBackoff(*self._backoff, self._rng)
         while True:
             try:
                 return await call_json(func, *args, **kwargs)

@@ -110,7 +110,7 @@ class Placement:
     message: str = ""  # why not, as the scheduler would say it
 
 
-class HostLedger:
+class HostPodLedger:
     """Hosts and the capacity taken on each: by management pods, keyed by pod, so that a
     virt-launcher pod this agent reserved and later sees in its cache counts once."""
 

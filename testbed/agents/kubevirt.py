@@ -28,9 +28,9 @@ from autoscaler.api.timestamps import rfc3339
 from autoscaler.core.model import Node
 from autoscaler.kube.convert import node_from_dict
 from autoscaler.kube.informer import EventType
-from autoscaler.kube.raw import MERGE_PATCH
 from autoscaler.providers.host_capacity import SCHEDULABLE_LABEL
 from autoscaler.providers.kubevirt_status import shape_of
+from autoscaler.rawjson import MERGE_PATCH
 from testbed.agents import kubevirt_objects as objects
 from testbed.agents.base import Agent, ClientSource
 from testbed.agents.calls import (
@@ -42,7 +42,7 @@ from testbed.agents.calls import (
     JsonDict,
 )
 from testbed.agents.failures import NO_FAILURES, FailureInjection
-from testbed.agents.hosts import HostLedger, HostPod, VMDemand, host_pod_from_dict, vm_demand
+from testbed.agents.hosts import HostPod, HostPodLedger, VMDemand, host_pod_from_dict, vm_demand
 from testbed.agents.userdata import Registration, UserDataError, registration
 
 log = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ class KubevirtAgent(Agent):
         super().__init__(sync_timeout=sync_timeout)
         self.config = config or KubevirtAgentConfig()
         self._sources = (management, tenant)
-        self.ledger = HostLedger()
+        self.ledger = HostPodLedger()
         self._vms: dict[str, _Tracked] = {}
         self._capacity = asyncio.Event()
         self._synced = asyncio.Event()
@@ -152,7 +152,7 @@ class KubevirtAgent(Agent):
         rng = random.Random(self.config.seed)
         self._synced.clear()
         self._vms.clear()
-        self.ledger = HostLedger()
+        self.ledger = HostPodLedger()
         self.management = Cluster(await self._client(self._sources[0]), "management", rng=rng)
         self.tenant = Cluster(await self._client(self._sources[1]), "tenant", rng=rng)
         custom, core = self.management.custom, self.management.core

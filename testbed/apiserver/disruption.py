@@ -67,7 +67,7 @@ def check_spec(pdb: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 @dataclass
-class Budget:
+class PdbRecord:
     namespace: str
     name: str
     selector: LabelSelector
@@ -119,20 +119,20 @@ class DisruptionBudgets:
     """Which pods each budget selects and which of them are healthy, updated incrementally."""
 
     def __init__(self) -> None:
-        self.by_namespace: dict[str, dict[str, Budget]] = {}
+        self.by_namespace: dict[str, dict[str, PdbRecord]] = {}
 
-    def budgets_for(self, namespace: str, labels: Mapping[str, str]) -> list[Budget]:
+    def budgets_for(self, namespace: str, labels: Mapping[str, str]) -> list[PdbRecord]:
         return [
             budget
             for budget in self.by_namespace.get(namespace, {}).values()
             if budget.selector.matches(labels)
         ]
 
-    def set_budget(self, pdb: Mapping[str, Any], pods: Iterable[Record]) -> Budget:
+    def set_budget(self, pdb: Mapping[str, Any], pods: Iterable[Record]) -> PdbRecord:
         """(Re)track a budget over the pods of its namespace."""
         metadata = pdb["metadata"]
         spec = pdb.get("spec") or {}
-        budget = Budget(
+        budget = PdbRecord(
             namespace=metadata.get("namespace", ""),
             name=metadata["name"],
             selector=from_label_selector(spec.get("selector", {})),
@@ -153,9 +153,9 @@ class DisruptionBudgets:
 
     def pod_changed(
         self, namespace: str, name: str, labels: Mapping[str, str] | None, healthy: bool
-    ) -> list[Budget]:
+    ) -> list[PdbRecord]:
         """Record a pod's new state (labels None: deleted); the budgets whose counts changed."""
-        changed: list[Budget] = []
+        changed: list[PdbRecord] = []
         for budget in self.by_namespace.get(namespace, {}).values():
             selected = labels is not None and budget.selector.matches(labels)
             before = (name in budget.matched, name in budget.healthy)

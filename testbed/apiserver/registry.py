@@ -21,7 +21,7 @@ from typing import Any
 
 from testbed.apiserver import errors
 from testbed.apiserver.crds import CrdError, CrdSource, load_crds, resource_types
-from testbed.apiserver.disruption import Budget, DisruptionBudgets, pod_is_healthy
+from testbed.apiserver.disruption import DisruptionBudgets, PdbRecord, pod_is_healthy
 from testbed.apiserver.errors import ApiError
 from testbed.apiserver.patch import (
     PatchError,
@@ -845,7 +845,7 @@ class Registry:
         options = eviction.get("deleteOptions") or {}
         self.delete(PODS, namespace, name, options if isinstance(options, Mapping) else {})
 
-    def _check_budget(self, budget: Budget, healthy: bool) -> None:
+    def _check_budget(self, budget: PdbRecord, healthy: bool) -> None:
         record = self.get(PDBS, budget.namespace, budget.name)
         status = record.load().get("status") or {}
         allowed = int(status.get("disruptionsAllowed", 0))
@@ -924,7 +924,7 @@ class Registry:
             known = self.budgets.set_budget(pdb, pods)
         self._refresh_budget(known)
 
-    def _refresh_budget(self, budget: Budget) -> None:
+    def _refresh_budget(self, budget: PdbRecord) -> None:
         record = self.store.table(PDBS.group_resource).get(budget.namespace, budget.name)
         if record is None:
             return

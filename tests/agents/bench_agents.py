@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from agents_helpers import host_node, pod, ready_node, worker_vm
 from kubernetes_asyncio import client, config
 
-from autoscaler.kube.raw import call_json
+from autoscaler.rawjson import call_json
 from testbed.agents import (
     KubevirtAgent,
     KubevirtAgentConfig,

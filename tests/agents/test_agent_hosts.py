@@ -10,13 +10,13 @@ from autoscaler.api.resources import CPU, MEMORY, Resources
 from autoscaler.api.vmbuilder import VMIdentity, VMOptions, build_vm
 from autoscaler.core.overhead import host_footprint
 from autoscaler.kube.convert import node_from_dict
-from testbed.agents.hosts import NOT_READY, HostLedger, host_pod_from_dict, vm_demand
+from testbed.agents.hosts import NOT_READY, HostPodLedger, host_pod_from_dict, vm_demand
 
 GI = 2**30
 
 
-def ledger(*hosts: dict[str, object]) -> HostLedger:
-    book = HostLedger()
+def ledger(*hosts: dict[str, object]) -> HostPodLedger:
+    book = HostPodLedger()
     for host in hosts:
         book.set_host(node_from_dict(host))
     return book

@@ -10,7 +10,7 @@ from pathlib import Path
 from agents_helpers import condition, host_node, until, worker_vm
 from kubernetes_asyncio.client import ApiClient, CoreV1Api, CustomObjectsApi
 
-from autoscaler.kube.raw import call_json
+from autoscaler.rawjson import call_json
 from testbed.apiserver import FakeApiServer
 from testbed.kubeconfig import write_kubeconfig
 

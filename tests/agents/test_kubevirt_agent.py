@@ -21,8 +21,8 @@ from autoscaler.api.policy import Shape
 from autoscaler.api.resources import Resources
 from autoscaler.core.model import VMPhase
 from autoscaler.core.overhead import host_footprint, node_allocatable
-from autoscaler.kube.raw import call_json
 from autoscaler.providers.kubevirt_status import to_core_vm
+from autoscaler.rawjson import call_json
 from testbed.agents import (
     FailureInjection,
     KubevirtAgent,

@@ -10,7 +10,7 @@ from agents_helpers import condition, pod, ready_node, until
 from kubernetes_asyncio.client import ApiClient, CoreV1Api
 
 from autoscaler.kube.convert import pod_from_dict
-from autoscaler.kube.raw import call_json
+from autoscaler.rawjson import call_json
 from testbed.agents import ReplicaSetAgent, SchedulerAgent, SchedulerConfig
 from testbed.apiserver import FakeApiServer
 

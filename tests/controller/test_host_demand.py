@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from autoscaler.api.resources import Resources
 from autoscaler.controller.demand import HostDemand
-from autoscaler.core.capacity import HostLedger
+from autoscaler.core.capacity import HostCapacityLedger
 from autoscaler.core.model import Host, Pod
 
 GI = 1024**3
@@ -14,13 +14,13 @@ def pod(name: str, cpu: int = 1000) -> Pod:
     return Pod("ns", name, requests=Resources.of(cpu=cpu, memory=GI, other={"nvidia.com/gpu": 1}))
 
 
-def ledger_with_one_host() -> HostLedger:
-    ledger = HostLedger()
+def ledger_with_one_host() -> HostCapacityLedger:
+    ledger = HostCapacityLedger()
     ledger.observe([Host("h", Resources.of(cpu=8000, memory=32 * GI))], [], now=0.0)
     return ledger
 
 
-def free_cpu_seen_by(ledger: HostLedger, tenant: str) -> int:
+def free_cpu_seen_by(ledger: HostCapacityLedger, tenant: str) -> int:
     return sum(host.free.cpu for host in ledger.view(tenant, now=0.0))
 
 

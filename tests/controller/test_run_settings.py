@@ -10,7 +10,7 @@ from autoscaler.cli import build_parser, main
 from autoscaler.commands.run import overrides as run_overrides
 from autoscaler.controller.app import loop_settings, manager_settings
 from autoscaler.controller.settings import Settings, SettingsError, load_settings
-from autoscaler.kube.raw import RequestTimeouts
+from autoscaler.rawjson import RequestTimeouts
 
 
 def test_flags_beat_environment_which_beats_the_file(

@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autoscaler.api.resources import Resources
-from autoscaler.core.capacity import HostLedger, fair_shares
+from autoscaler.core.capacity import HostCapacityLedger, fair_shares
 from autoscaler.core.model import Host
 
 GI = 2**30
@@ -26,7 +26,7 @@ def _total_free(hosts: tuple[Host, ...]) -> Resources:
 
 
 def test_uncontended_tenant_sees_all_free_capacity() -> None:
-    ledger = HostLedger()
+    ledger = HostCapacityLedger()
     ledger.observe([_host("h1", 64_000, 256, 16_000, 64)], placed_vms=[], now=0)
     ledger.set_demand("a", 1, Resources.of(cpu=8_000, memory=32 * GI))
     (host,) = ledger.view("a", now=0)
@@ -34,7 +34,7 @@ def test_uncontended_tenant_sees_all_free_capacity() -> None:
 
 
 def test_reservation_hides_capacity_until_the_vm_is_observed_or_expires() -> None:
-    ledger = HostLedger(reservation_ttl_seconds=60)
+    ledger = HostCapacityLedger(reservation_ttl_seconds=60)
     ledger.observe([_host("h1", 32_000, 128)], placed_vms=[], now=0)
     ledger.reserve("a", "vm-1", "h1", Resources.of(cpu=8_000, memory=32 * GI), now=0)
     assert ledger.view("b", now=1)[0].free == Resources.of(cpu=24_000, memory=96 * GI)
@@ -46,7 +46,7 @@ def test_reservation_hides_capacity_until_the_vm_is_observed_or_expires() -> Non
 
 
 def test_contended_capacity_is_split_by_weight_and_never_planned_twice() -> None:
-    ledger = HostLedger()
+    ledger = HostCapacityLedger()
     ledger.observe([_host("h1", 32_000, 128), _host("h2", 32_000, 128)], placed_vms=[], now=0)
     wanted = Resources.of(cpu=64_000, memory=256 * GI)
     ledger.set_demand("a", 3, wanted)

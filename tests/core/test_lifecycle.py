@@ -9,7 +9,7 @@ from autoscaler.core.actions import DeleteVM, Reason
 from autoscaler.core.config import CoreConfig
 from autoscaler.core.lifecycle import LaunchPhase, Lifecycle, launch_phase
 from autoscaler.core.model import Pool, VirtualMachine, VMPhase
-from autoscaler.core.timers import Backoff, format_duration
+from autoscaler.core.timers import KeyedBackoff, format_duration
 
 CONFIG = CoreConfig()
 
@@ -118,7 +118,7 @@ def test_backoff_doubles_per_failure_up_to_the_cap_and_resets_on_a_ready_node() 
 
 
 def test_backoff_delay_grows_geometrically_without_overflow() -> None:
-    backoff = Backoff(base=30.0, maximum=600.0)
+    backoff = KeyedBackoff(base=30.0, maximum=600.0)
     delays = [backoff.delay(n) for n in range(1, 8)]
     assert delays == [30.0, 60.0, 120.0, 240.0, 480.0, 600.0, 600.0]
     assert backoff.delay(10_000) == 600.0

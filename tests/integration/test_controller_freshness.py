@@ -29,7 +29,7 @@ from autoscaler.api.naming import MANAGED_BY, MANAGED_BY_LABEL, TENANT_LABEL
 from autoscaler.controller.manager import Manager
 from autoscaler.controller.tenant import LoopSettings
 from autoscaler.kube.informer import InformerSettings
-from autoscaler.kube.raw import RequestTimeouts
+from autoscaler.rawjson import RequestTimeouts
 
 POOLS = "nodepools.autoscaling.kvpool.io"
 TENANTS = "tenantclusters.autoscaling.kvpool.io"

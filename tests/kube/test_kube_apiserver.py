@@ -36,8 +36,8 @@ from autoscaler.kube.drain import DrainSettings, cordon, drain, uncordon
 from autoscaler.kube.events import EventKind, EventRecorder, ObjectRef
 from autoscaler.kube.informer import Informer, InformerSettings
 from autoscaler.kube.leader import LeaderElectionConfig, LeaderElector
-from autoscaler.kube.raw import call_json
 from autoscaler.kube.status import Condition, CustomResource, StatusWriter
+from autoscaler.rawjson import call_json
 from testbed.apiserver import FakeApiServer
 
 GROUP, VERSION = "autoscaling.kvpool.io", "v1alpha1"

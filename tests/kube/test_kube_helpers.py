@@ -14,11 +14,11 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from autoscaler.api.disruption import DISRUPTION_ANNOTATION, DisruptionRecord, decode_disruption
 from autoscaler.core.config import DISRUPTING_TAINT_KEY
 from autoscaler.kube import errors
-from autoscaler.kube.backoff import Backoff
+from autoscaler.kube.backoff import RetryBackoff
 from autoscaler.kube.clients import KubeconfigError, parse_kubeconfig
 from autoscaler.kube.drain import cordon_patch, is_cordoned, must_evict
-from autoscaler.kube.raw import api_exception
 from autoscaler.kube.status import Condition, merge_conditions
+from autoscaler.rawjson import api_exception
 
 
 @pytest.mark.parametrize(
@@ -73,7 +73,7 @@ def test_error_hooks_get_cluster_verb_code_and_can_be_removed() -> None:
 
 
 def test_backoff_grows_is_capped_jittered_and_resets() -> None:
-    backoff = Backoff(0.5, 4.0, random.Random(7))
+    backoff = RetryBackoff(0.5, 4.0, random.Random(7))
     delays = [backoff.next() for _ in range(8)]
     for attempt, delay in enumerate(delays):
         ceiling = min(4.0, 0.5 * 2**attempt)
@@ -82,7 +82,7 @@ def test_backoff_grows_is_capped_jittered_and_resets() -> None:
     backoff.reset()
     assert backoff.next() <= 0.5
     with pytest.raises(ValueError):
-        Backoff(0, 1)
+        RetryBackoff(0, 1)
 
 
 def kubeconfig(**user: Any) -> dict[str, Any]:

@@ -13,13 +13,13 @@ from autoscaler.api.policy import ImageSource, Shape
 from autoscaler.controller.actuator import Actuator, ActuatorOptions, PlanContext
 from autoscaler.controller.boot import BootTracker
 from autoscaler.core.actions import DeleteVM, Reason
-from autoscaler.core.capacity import HostLedger
+from autoscaler.core.capacity import HostCapacityLedger
 from autoscaler.kube.events import EventRecorder, ObjectRef
-from autoscaler.kube.raw import call_json
 from autoscaler.kube.removal_check import blocks_removal, read_live_node
 from autoscaler.observability.metrics import Metrics
 from autoscaler.providers.protocol import LaunchRequest
 from autoscaler.providers.recording import RecordingProvider
+from autoscaler.rawjson import call_json
 from testbed.apiserver import FakeApiServer
 
 
@@ -103,7 +103,7 @@ def actuator(api: ApiClient, provider: RecordingProvider) -> Actuator:
         "team-a",
         api,
         provider,
-        ledger=HostLedger(),
+        ledger=HostCapacityLedger(),
         metrics=Metrics(),
         events=EventRecorder(api, instance="test"),
         tenant_ref=ref,

@@ -9,7 +9,7 @@ from autoscaler.api.resources import Resources
 from autoscaler.core.model import Node, Pod, PodPhase
 from autoscaler.sim.disruption import REFUSED, Disruptions
 from autoscaler.sim.scenario import DisruptionBudgetSpec
-from autoscaler.sim.world import World
+from autoscaler.sim.world import SimWorld
 
 GI = 2**30
 
@@ -30,10 +30,10 @@ class OneDeployment:
         return self.target if owner == "web" else 0
 
 
-def running(replicas: int, workloads: OneDeployment) -> tuple[World, Disruptions]:
+def running(replicas: int, workloads: OneDeployment) -> tuple[SimWorld, Disruptions]:
     """A node running ``replicas`` pods of "web", watched by the Eviction API from the start."""
     bounds = ShapeBounds(IntRange(2000, 8000, 2000), IntRange(4 * GI, 32 * GI, GI), GI, 8 * GI)
-    world = World("t", bounds, TenantLimits())
+    world = SimWorld("t", bounds, TenantLimits())
     world.add_node(Node("n1", allocatable=Resources.of(cpu=64_000, memory=64 * GI)), vm="vm-1")
     world.update_node("n1", ready=True)
     budget = Disruptions(world, workloads)  # type: ignore[arg-type]

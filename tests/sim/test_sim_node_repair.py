@@ -6,7 +6,7 @@ import pytest
 
 from autoscaler.core.actions import DeleteVM, Plan, Reason
 from autoscaler.core.model import PodPhase
-from autoscaler.sim.actuator import Actuator
+from autoscaler.sim.actuator import SimActuator
 from autoscaler.sim.runner import Simulation
 from autoscaler.sim.scenario import ScenarioError, parse_scenario_text
 
@@ -45,15 +45,15 @@ def test_every_crashed_node_is_repaired_and_its_pods_served_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     deleted: dict[str, Reason] = {}
-    execute = Actuator.execute
+    execute = SimActuator.execute
 
-    def recording(self: Actuator, plan: Plan) -> None:
+    def recording(self: SimActuator, plan: Plan) -> None:
         for action in plan.actions:
             if isinstance(action, DeleteVM):
                 deleted.setdefault(action.vm, action.reason)
         execute(self, plan)
 
-    monkeypatch.setattr(Actuator, "execute", recording)
+    monkeypatch.setattr(SimActuator, "execute", recording)
     simulation = Simulation(parse_scenario_text(SCENARIO))
     summary = simulation.run().summary
 
