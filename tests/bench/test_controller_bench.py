@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
+import pytest
+
+from autoscaler.cli import main
 from testbed.controller_bench import (
     ControllerFigures,
     measure_memory,
@@ -35,3 +40,15 @@ def test_figures_and_percentiles() -> None:
         "reaction_seconds_p99": 1.9,
         "rss_mib": 180.0,
     }
+
+
+def test_the_controller_suite_says_how_to_get_the_testbed_when_it_is_missing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A None entry in sys.modules makes the import fail as if the testbed were not installed.
+    monkeypatch.setitem(sys.modules, "testbed.controller_bench", None)
+    monkeypatch.setitem(sys.modules, "testbed", None)
+    assert main(["bench", "--suite", "controller"]) == 2
+    err = capsys.readouterr().err
+    assert "testbed" in err
+    assert "pip install -e '.[test]' -e ./testbed" in err
