@@ -9,7 +9,6 @@ these models (:mod:`autoscaler.api.crdgen`).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal
@@ -26,6 +25,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from autoscaler.api.naming import label_key_error, label_value_error
 from autoscaler.api.policy import (
     DataVolumeSource,
     ImageSource,
@@ -51,8 +51,6 @@ IMAGE_NAME_PATTERN: Final = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 BOOTSTRAP_ENDPOINT_PATTERN: Final = r"^https://[^\s/]+(/\S*)?$"
 CA_CERT_HASH_PATTERN: Final = r"^sha256:[0-9a-f]{64}$"
 MAX_VM_CPUS: Final = 10_000  # far above any hypervisor's limit; bounds the shape search
-_LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
-_DNS_SUBDOMAIN = re.compile(DNS_SUBDOMAIN_PATTERN)
 
 
 # Quantities ------------------------------------------------------------------------------
@@ -91,24 +89,14 @@ PositiveQuantity = Annotated[Quantity, AfterValidator(_positive)]
 
 
 # Names -----------------------------------------------------------------------------------
-def is_qualified_name(key: str) -> bool:
-    """Whether ``key`` is a valid label key or taint key (``[prefix/]name``)."""
-    prefix, slash, name = key.rpartition("/")
-    if slash and (not prefix or len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
-        return False
-    return 0 < len(name) <= 63 and _LABEL_NAME.fullmatch(name) is not None
-
-
-def is_label_value(value: str) -> bool:
-    return value == "" or (len(value) <= 63 and _LABEL_NAME.fullmatch(value) is not None)
-
-
 def _check_labels(labels: dict[str, str]) -> dict[str, str]:
     for key, value in labels.items():
-        if not is_qualified_name(key):
-            raise ValueError(f"label key {key!r} is not a valid qualified name")
-        if not is_label_value(value):
-            raise ValueError(f"label {key}: value {value!r} is not a valid label value")
+        key_error = label_key_error(key)
+        if key_error:
+            raise ValueError(key_error)
+        value_error = label_value_error(value)
+        if value_error:
+            raise ValueError(f"label {key}: {value_error}")
     return labels
 
 
@@ -429,10 +417,9 @@ class TaintSpec(StrictModel):
 
     @model_validator(mode="after")
     def _valid_names(self) -> TaintSpec:
-        if not is_qualified_name(self.key):
-            raise ValueError(f"taint key {self.key!r} is not a valid qualified name")
-        if not is_label_value(self.value):
-            raise ValueError(f"taint {self.key}: value {self.value!r} is not a valid label value")
+        error = label_key_error(self.key) or label_value_error(self.value)
+        if error:
+            raise ValueError(f"taint: {error}")
         return self
 
 

@@ -33,6 +33,7 @@ POOL_ANNOTATION: Final = "kvpool.io/pool-name"
 REPLACES_ANNOTATION: Final = "kvpool.io/replaces"
 
 DNS_LABEL_MAX: Final = 63
+DNS_SUBDOMAIN_MAX: Final = 253
 USER_DATA_SUFFIX: Final = "-userdata"
 ROOT_DISK_SUFFIX: Final = "-root"
 # Short enough that every name derived from a VM name is itself a DNS-1123 label.
@@ -58,7 +59,7 @@ def _digest(*parts: str) -> str:
 
 def is_dns_label(text: str) -> bool:
     """RFC 1123 label: lowercase alphanumerics and '-', at most 63 characters."""
-    return len(text) <= DNS_LABEL_MAX and bool(_DNS_LABEL.match(text))
+    return len(text) <= DNS_LABEL_MAX and _DNS_LABEL.fullmatch(text) is not None
 
 
 def replaced_nodes(value: str) -> tuple[str, ...]:
@@ -69,17 +70,32 @@ def replaced_nodes(value: str) -> tuple[str, ...]:
 
 def is_dns_subdomain(text: str) -> bool:
     """RFC 1123 subdomain: dot-separated labels, at most 253 characters."""
-    return len(text) <= 253 and bool(_DNS_SUBDOMAIN.match(text))
+    return len(text) <= DNS_SUBDOMAIN_MAX and _DNS_SUBDOMAIN.fullmatch(text) is not None
 
 
-def label_key_error(key: str) -> str | None:
-    """Why ``key`` is not a valid label (or taint) key, or None when it is."""
+def label_key_error(key: object) -> str | None:
+    """Why ``key`` is not a qualified name (``[prefix/]name``, as a label or taint key), or None.
+
+    The rules of apimachinery's ``IsQualifiedName``: at most one '/', a non-empty DNS-1123
+    subdomain prefix, a name of at most 63 alphanumerics, '-', '_' or '.' that starts and ends
+    with an alphanumeric. The one implementation for the CRD models, the node affinity parser,
+    the cloud-init builder and the testbed.
+    """
     if not isinstance(key, str) or not key:
         return f"label key {key!r} is empty or not a string"
-    prefix, slash, name = key.rpartition("/")
-    if slash and not is_dns_subdomain(prefix):
-        return f"label key {key!r}: prefix {prefix!r} is not a DNS subdomain"
-    if len(name) > DNS_LABEL_MAX or not _QUALIFIED_NAME.match(name):
+    parts = key.split("/")
+    if len(parts) > 2:
+        return f"label key {key!r} has more than one '/'"
+    name = parts[-1]
+    if len(parts) == 2:
+        prefix = parts[0]
+        if not prefix:
+            return f"label key {key!r} has an empty prefix"
+        if not is_dns_subdomain(prefix):
+            return f"label key {key!r}: prefix {prefix!r} is not a DNS subdomain"
+    if not name:
+        return f"label key {key!r} has an empty name"
+    if len(name) > DNS_LABEL_MAX or not _QUALIFIED_NAME.fullmatch(name):
         return (
             f"label key {key!r}: name {name!r} must be at most 63 characters of "
             "alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric"
@@ -87,13 +103,14 @@ def label_key_error(key: str) -> str | None:
     return None
 
 
-def label_value_error(value: str) -> str | None:
+def label_value_error(value: object) -> str | None:
     """Why ``value`` is not a valid label (or taint) value, or None when it is."""
     if not isinstance(value, str):
         return f"label value {value!r} is not a string"
-    if len(value) > DNS_LABEL_MAX or not _LABEL_VALUE.match(value):
+    if len(value) > DNS_LABEL_MAX or not _LABEL_VALUE.fullmatch(value):
+        shown = value if len(value) <= DNS_LABEL_MAX else value[:20] + "..."
         return (
-            f"label value {value!r} must be empty or at most 63 characters of alphanumerics, "
+            f"label value {shown!r} must be empty or at most 63 characters of alphanumerics, "
             "'-', '_' or '.', starting and ending with an alphanumeric"
         )
     return None

@@ -6,7 +6,8 @@ kube-scheduler turns a required node affinity into selectors with apimachinery's
 requirements do not parse matches no node, while the other terms still may
 (``component-helpers/scheduling/corev1/nodeaffinity``). The rules here are those of
 ``apimachinery/pkg/util/validation`` (qualified names, label values) and
-``pkg/labels/selector.go`` (operators and their values).
+``pkg/labels/selector.go`` (operators and their values); label keys and values are checked by
+``autoscaler.api.naming``.
 """
 
 from __future__ import annotations
@@ -14,13 +15,10 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from autoscaler.api.naming import label_key_error, label_value_error
 from autoscaler.core.model import NodeSelectorTerm, Requirement
 
-_QUALIFIED_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
-_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _INT64 = re.compile(r"[+-]?[0-9]+")
-_NAME_MAX = 63
-_PREFIX_MAX = 253
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 NODE_NAME_FIELD = "metadata.name"
@@ -32,34 +30,6 @@ def parse_int64(text: str) -> int | None:
         return None
     value = int(text)
     return value if _INT64_MIN <= value <= _INT64_MAX else None
-
-
-def label_key_error(key: str) -> str | None:
-    """Why ``key`` is not a qualified name (``[prefix/]name``), or None."""
-    parts = key.split("/")
-    if len(parts) > 2:
-        return f"label key {key!r} has more than one '/'"
-    name = parts[-1]
-    if len(parts) == 2:
-        prefix = parts[0]
-        if not prefix:
-            return f"label key {key!r} has an empty prefix"
-        if len(prefix) > _PREFIX_MAX or not _DNS1123_SUBDOMAIN.fullmatch(prefix):
-            return f"label key {key!r} has a prefix that is not a DNS subdomain"
-    if not name:
-        return f"label key {key!r} has an empty name"
-    if len(name) > _NAME_MAX or not _QUALIFIED_NAME.fullmatch(name):
-        return f"label key {key!r} is not a qualified name"
-    return None
-
-
-def label_value_error(value: str) -> str | None:
-    """Why ``value`` is not a valid label value, or None."""
-    if len(value) > _NAME_MAX:
-        return f"label value {value[:20]!r}... is longer than {_NAME_MAX} characters"
-    if value and not _QUALIFIED_NAME.fullmatch(value):
-        return f"label value {value!r} is not a valid label value"
-    return None
 
 
 def requirement_error(requirement: Requirement) -> str | None:

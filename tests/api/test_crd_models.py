@@ -210,12 +210,15 @@ def test_nodepool_spec_defaults_to_an_empty_template() -> None:
 @pytest.mark.parametrize(
     ("template", "expected"),
     [
-        ({"labels": {"bad key!": "x"}}, "label key 'bad key!' is not a valid qualified name"),
-        ({"labels": {"pool": "-x-"}}, "label pool: value '-x-' is not a valid label value"),
+        ({"labels": {"bad key!": "x"}}, "label key 'bad key!': name 'bad key!' must be at most 63"),
+        ({"labels": {"pool": "-x-"}}, "label pool: label value '-x-' must be empty or at most 63"),
         ({"labels": {"pool": 3}}, "spec.template.labels.pool: Input should be a valid string"),
         ({"taints": [{"key": "k", "effect": "Sometimes"}]}, "spec.template.taints[0].effect"),
         ({"taints": [{"key": "k"}]}, "spec.template.taints[0].effect: Field required"),
-        ({"taints": [{"key": "a/b/c", "effect": "NoSchedule"}]}, "taint key 'a/b/c'"),
+        (
+            {"taints": [{"key": "a/b/c", "effect": "NoSchedule"}]},
+            "taint: label key 'a/b/c' has more than one '/'",
+        ),
         (
             {
                 "taints": [
