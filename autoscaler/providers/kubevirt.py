@@ -41,6 +41,7 @@ from autoscaler.providers.errors import NotReady, ProviderError
 from autoscaler.providers.host_capacity import SCHEDULABLE_LABEL, hosts_from
 from autoscaler.providers.kubevirt_status import to_core_vms
 from autoscaler.providers.protocol import LaunchRequest
+from autoscaler.rawjson import MERGE_PATCH, JsonDict, call_json
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +51,7 @@ VMS: Final = "virtualmachines"
 VMIS: Final = "virtualmachineinstances"
 DATA_VOLUMES: Final = "datavolumes"
 FIELD_MANAGER: Final = "kubevirt-autoscaler"
-MERGE_PATCH: Final = "application/merge-patch+json"
 NON_TERMINAL_PODS: Final = "status.phase!=Succeeded,status.phase!=Failed"
-
-JsonDict = dict[str, Any]
 
 
 def _message(exc: ApiException) -> str:
@@ -94,27 +92,6 @@ async def api_errors(what: str) -> AsyncIterator[None]:
         raise
     except (ApiException, aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
         raise translate(exc, what) from exc
-
-
-async def call_json(func: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> JsonDict:
-    """Call a generated API method and return the response body as a dict.
-
-    With ``_preload_content=False`` the client hands back the aiohttp response without
-    checking its status, so that is done here.
-    """
-    response = await func(*args, _preload_content=False, **kwargs)
-    try:
-        body = await response.read()
-    finally:
-        response.release()
-    if not 200 <= response.status <= 299:
-        exc = ApiException(status=response.status, reason=str(response.reason or ""))
-        exc.body = body
-        raise exc
-    parsed = json.loads(body) if body else {}
-    if not isinstance(parsed, dict):
-        raise ValueError("the API server's response is not a JSON object")
-    return parsed
 
 
 def _status(exc: BaseException) -> int | None:
