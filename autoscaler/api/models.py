@@ -35,6 +35,7 @@ from autoscaler.api.policy import (
     TenantLimits,
 )
 from autoscaler.api.quantity import QuantityError, int_value, milli_value, parse_quantity
+from autoscaler.api.validation_errors import describe_errors
 
 GROUP: Final = "autoscaling.kvpool.io"
 VERSION: Final = "v1alpha1"
@@ -473,27 +474,6 @@ class InvalidObject(ValueError):
         self.errors = errors
 
 
-def describe_errors(exc: ValidationError) -> list[str]:
-    """One readable line per pydantic error: the field path, what is wrong and the value."""
-    lines = []
-    for error in exc.errors(include_url=False):
-        path = _path(error["loc"])
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = "unknown field"
-        elif error["type"] == "string_pattern_mismatch":
-            pattern = error.get("ctx", {}).get("pattern", "")
-            message = _PATTERN_MEANING.get(pattern, message)
-        value = error.get("input")
-        shown = _short_repr(value)
-        if isinstance(value, Mapping | list) or error["type"] == "missing" or shown in message:
-            suffix = ""
-        else:
-            suffix = f" (got {shown})"
-        lines.append(f"{path}: {message}{suffix}" if path else f"{message}{suffix}")
-    return lines
-
-
 _PATTERN_MEANING: Final = {
     DNS_LABEL_PATTERN: "must be a DNS label (lowercase letters, digits and '-')",
     DNS_SUBDOMAIN_PATTERN: "must be a DNS subdomain (lowercase letters, digits, '-' and '.')",
@@ -503,21 +483,6 @@ _PATTERN_MEANING: Final = {
     LABEL_VALUE_PATTERN: "must be a label value (letters, digits, '-', '_' and '.', "
     "starting and ending with a letter or digit)",
 }
-
-
-def _path(loc: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else part
-    return text
-
-
-def _short_repr(value: object, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _object_name(obj: object) -> str:
@@ -531,7 +496,10 @@ def load_tenant_cluster(obj: object) -> TenantCluster:
     try:
         return TenantCluster.model_validate(obj)
     except ValidationError as exc:
-        raise InvalidObject(f"TenantCluster {_object_name(obj)}", describe_errors(exc)) from None
+        raise InvalidObject(
+            f"TenantCluster {_object_name(obj)}",
+            describe_errors(exc, pattern_meanings=_PATTERN_MEANING),
+        ) from None
 
 
 def load_nodepool(obj: object) -> NodePool:
@@ -539,7 +507,9 @@ def load_nodepool(obj: object) -> NodePool:
     try:
         return NodePool.model_validate(obj)
     except ValidationError as exc:
-        raise InvalidObject(f"NodePool {_object_name(obj)}", describe_errors(exc)) from None
+        raise InvalidObject(
+            f"NodePool {_object_name(obj)}", describe_errors(exc, pattern_meanings=_PATTERN_MEANING)
+        ) from None
 
 
 def to_object(model: TenantCluster | NodePool) -> dict[str, Any]:

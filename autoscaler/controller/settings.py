@@ -24,6 +24,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from autoscaler.api.validation_errors import describe_errors
 from autoscaler.core.config import CoreConfig
 
 # CoreConfig knobs that the settings may override (everything but the scheduler names, which
@@ -234,16 +235,12 @@ def _describe(
     from_file: Mapping[str, Any],
     flags: Mapping[str, Any],
 ) -> str:
-    lines = []
-    for error in exc.errors(include_url=False):
-        loc = error["loc"]
-        where = ".".join(str(part) for part in loc)
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = "unknown setting"
+    def source(loc: tuple[int | str, ...]) -> str:
         if loc and isinstance(loc[0], str):
-            where += f" (from {_source_of(loc[0], config_file, from_file, flags)})"
-        lines.append(f"{where}: {message}" if where else message)
+            return f"from {_source_of(loc[0], config_file, from_file, flags)}"
+        return ""
+
+    lines = describe_errors(exc, unknown="unknown setting", path_note=source)
     return "invalid settings: " + "; ".join(lines)
 
 

@@ -10,7 +10,7 @@ import itertools
 import math
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -27,6 +27,7 @@ from pydantic.alias_generators import to_camel
 from autoscaler.api import models
 from autoscaler.api.quantity import QuantityError
 from autoscaler.api.resources import Resources
+from autoscaler.api.validation_errors import describe_errors
 from autoscaler.core.model import Zone
 from autoscaler.sim.durations import parse_seconds
 
@@ -497,60 +498,10 @@ def shipped_scenarios() -> list[str]:
     )
 
 
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    """The pydantic models an annotation holds, looking into unions and containers."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    found: list[type[BaseModel]] = []
-    for argument in get_args(annotation):
-        found.extend(_models_in(argument))
-    return found
-
-
-def _allowed_fields(loc: tuple[int | str, ...]) -> list[str]:
-    """The field names the model at ``loc`` accepts (empty when it cannot be told)."""
-    candidates: list[type[BaseModel]] = [Scenario]
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        for model in candidates:
-            field = next(
-                (f for name, f in model.model_fields.items() if part in (name, f.alias)), None
-            )
-            if field is not None:
-                candidates = _models_in(field.annotation)
-                break
-        else:
-            return []
-    if not candidates:
-        return []
-    model = candidates[0]
-    return sorted(f.alias or name for name, f in model.model_fields.items())
-
-
-def _path(loc: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(top level)"
-
-
 def _describe(error: ValidationError, source: str) -> str:
-    lines = [f"{source}: invalid scenario ({error.error_count()} problem(s))"]
-    for item in error.errors(include_url=False):
-        loc = tuple(item["loc"])
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            allowed = _allowed_fields(loc[:-1])
-            message = f"unknown field {loc[-1]!r}" + (
-                f"; allowed fields: {', '.join(allowed)}" if allowed else ""
-            )
-        elif item["type"] == "missing":
-            message = "required field is missing"
-        elif "input" in item and not isinstance(item["input"], dict | list):
-            message += f" (got {item['input']!r})"
-        lines.append(f"  at {_path(loc)}: {message}")
-    return "\n".join(lines)
+    lines = describe_errors(error, Scenario, top_level="(top level)")
+    header = f"{source}: invalid scenario ({error.error_count()} problem(s))"
+    return "\n".join([header, *(f"  at {line}" for line in lines)])
 
 
 def parse_scenario(document: Any, source: str = "<scenario>") -> Scenario:

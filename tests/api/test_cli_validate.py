@@ -62,7 +62,7 @@ def test_every_document_of_a_file_is_checked(
     out = capsys.readouterr().out
     assert "NodePool general: ok" in out
     assert "(document 2): NodePool broken: invalid" in out
-    assert "error: spec.template.taints[0].effect: Field required" in out
+    assert "error: spec.template.taints[0].effect: required field is missing" in out
 
 
 @pytest.mark.parametrize(

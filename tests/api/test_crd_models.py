@@ -161,7 +161,7 @@ def test_status_and_metadata_ignore_unknown_fields() -> None:
             lambda s: s["bootstrap"].update(caCertHashes=["md5:abc"]),
             "spec.bootstrap.caCertHashes[0]: must be sha256:",
         ),
-        (lambda s: s.pop("shapes"), "spec.shapes: Field required"),
+        (lambda s: s.pop("shapes"), "spec.shapes: required field is missing"),
     ],
 )
 def test_invalid_tenant_specs_are_explained(mutate: Any, expected: str) -> None:
@@ -214,7 +214,7 @@ def test_nodepool_spec_defaults_to_an_empty_template() -> None:
         ({"labels": {"pool": "-x-"}}, "label pool: label value '-x-' must be empty or at most 63"),
         ({"labels": {"pool": 3}}, "spec.template.labels.pool: Input should be a valid string"),
         ({"taints": [{"key": "k", "effect": "Sometimes"}]}, "spec.template.taints[0].effect"),
-        ({"taints": [{"key": "k"}]}, "spec.template.taints[0].effect: Field required"),
+        ({"taints": [{"key": "k"}]}, "spec.template.taints[0].effect: required field is missing"),
         (
             {"taints": [{"key": "a/b/c", "effect": "NoSchedule"}]},
             "taint: label key 'a/b/c' has more than one '/'",

@@ -92,7 +92,7 @@ def test_a_name_too_long_for_a_label_value_is_refused() -> None:
 @pytest.mark.parametrize(
     ("obj", "name", "fragment"),
     [
-        ({}, "<unnamed>", "metadata: Field required"),
+        ({}, "<unnamed>", "metadata: required field is missing"),
         ({"metadata": {"name": "x"}, "spec": "nope"}, "x", "spec: Input should be"),
         (
             {"metadata": {"name": "x", "annotations": {"kvpool.io/max-nodes": 5}}},
