@@ -16,11 +16,9 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
-    WithJsonSchema,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -34,59 +32,20 @@ from autoscaler.api.policy import (
     ShapeBounds,
     TenantLimits,
 )
-from autoscaler.api.quantity import QuantityError, int_value, milli_value, parse_quantity
+from autoscaler.api.quantity import int_value, milli_value
+from autoscaler.api.quantity_fields import NonNegativeQuantity, PositiveQuantity, Quantity
 from autoscaler.api.validation_errors import describe_errors
 
 GROUP: Final = "autoscaling.kvpool.io"
 VERSION: Final = "v1alpha1"
 API_VERSION: Final = "autoscaling.kvpool.io/v1alpha1"
 
-# The API server's own pattern for resource.Quantity in CRD schemas.
-QUANTITY_PATTERN: Final = (
-    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
-    r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
-)
 DNS_LABEL_PATTERN: Final = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN_PATTERN: Final = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 IMAGE_NAME_PATTERN: Final = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 BOOTSTRAP_ENDPOINT_PATTERN: Final = r"^https://[^\s/]+(/\S*)?$"
 CA_CERT_HASH_PATTERN: Final = r"^sha256:[0-9a-f]{64}$"
 MAX_VM_CPUS: Final = 10_000  # far above any hypervisor's limit; bounds the shape search
-
-
-# Quantities ------------------------------------------------------------------------------
-def _quantity_text(value: object) -> str:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError(f"{value!r} is not a quantity (expected e.g. 4Gi, 500m or 2)")
-    try:
-        parse_quantity(value)
-    except QuantityError as exc:
-        raise ValueError(str(exc)) from None
-    return value if isinstance(value, str) else str(value)
-
-
-def _non_negative(text: str) -> str:
-    if parse_quantity(text) < 0:
-        raise ValueError(f"{text!r} must not be negative")
-    return text
-
-
-def _positive(text: str) -> str:
-    if parse_quantity(text) <= 0:
-        raise ValueError(f"{text!r} must be greater than zero")
-    return text
-
-
-_QUANTITY_SCHEMA: Final = {
-    "anyOf": [{"type": "integer"}, {"type": "string"}],
-    "pattern": QUANTITY_PATTERN,
-    "x-kubernetes-int-or-string": True,
-}
-
-Quantity = Annotated[str, BeforeValidator(_quantity_text), WithJsonSchema(_QUANTITY_SCHEMA)]
-"""A Kubernetes quantity, kept as its text; an integer or float on input becomes text."""
-NonNegativeQuantity = Annotated[Quantity, AfterValidator(_non_negative)]
-PositiveQuantity = Annotated[Quantity, AfterValidator(_positive)]
 
 
 # Names -----------------------------------------------------------------------------------
