@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from autoscaler.sim.scenario import Delay
+from autoscaler.sim.scenario_fields import Delay
 
 
 def draw(delay: Delay, rng: random.Random) -> float:

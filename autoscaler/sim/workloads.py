@@ -24,7 +24,7 @@ from autoscaler.core.model import (
 from autoscaler.core.predicates import selector_mismatch, taint_mismatch
 from autoscaler.sim.delays import draw
 from autoscaler.sim.engine import Engine, RandomStreams
-from autoscaler.sim.scenario import (
+from autoscaler.sim.scenario_workloads import (
     DaemonSetSpec,
     Deployment,
     DisruptionBudgetSpec,

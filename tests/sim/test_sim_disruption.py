@@ -8,7 +8,7 @@ from autoscaler.api.policy import IntRange, ShapeBounds, TenantLimits
 from autoscaler.api.resources import Resources
 from autoscaler.core.model import Node, Pod, PodPhase
 from autoscaler.sim.disruption import REFUSED, Disruptions
-from autoscaler.sim.scenario import DisruptionBudgetSpec
+from autoscaler.sim.scenario_workloads import DisruptionBudgetSpec
 from autoscaler.sim.world import SimWorld
 
 GI = 2**30
