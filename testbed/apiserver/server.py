@@ -14,9 +14,6 @@ moment a request arrives or act at the n-th request.
 from __future__ import annotations
 
 import asyncio
-import json
-import socket
-import struct
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -24,22 +21,30 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-import yaml
 from aiohttp import web
 
-from testbed.apiserver import discovery, errors
 from testbed.apiserver.crds import CrdSource
 from testbed.apiserver.errors import ApiError, success_status
 from testbed.apiserver.faults import FaultInjector, FaultPlan
 from testbed.apiserver.registry import JSON_PATCH, ListResult, Registry
-from testbed.apiserver.resources import PODS, ResourceType
+from testbed.apiserver.resources import ResourceType
+from testbed.apiserver.routing import (
+    TRUE_VALUES,
+    Target,
+    discovery_document,
+    error_response,
+    int_param,
+    json_response,
+    local_port,
+    read_body,
+    reset_connection,
+    route,
+)
 from testbed.apiserver.store import Record, dump
 from testbed.apiserver.watch import WatchOptions, serve_watch
 from testbed.kubeconfig import kubeconfig_dict
 
 JsonObject = dict[str, Any]
-_JSON = "application/json"
-_TRUE = ("true", "1", "True")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,52 +69,6 @@ class RequestInfo:
     namespace: str | None
     name: str
     port: int
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    rtype: ResourceType
-    namespace: str | None
-    name: str
-    subresource: str
-    verb: str
-
-
-def _json_response(body: Any, status: int = 200) -> web.Response:
-    raw = body if isinstance(body, bytes) else dump(body)
-    return web.Response(body=raw, status=status, content_type=_JSON)
-
-
-def _error_response(error: ApiError) -> web.Response:
-    response = _json_response(error.status(), error.code)
-    response.headers.update(error.headers)
-    return response
-
-
-def _local_port(request: web.Request) -> int:
-    sockname = request.transport.get_extra_info("sockname") if request.transport else None
-    return int(sockname[1]) if sockname else 0
-
-
-def _reset(request: web.Request) -> web.StreamResponse:
-    """Abort the connection so that the client sees a TCP reset and no answer."""
-    transport = request.transport
-    if transport is not None:
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        transport.abort()
-    return web.Response(status=500)
-
-
-def _int_param(query: Mapping[str, str], name: str, default: int) -> int:
-    text = query.get(name)
-    if text is None or text == "":
-        return default
-    try:
-        return int(text)
-    except ValueError:
-        raise errors.bad_request(f"{name} must be an integer, not {text!r}") from None
 
 
 class FakeApiServer:
@@ -230,20 +189,20 @@ class FakeApiServer:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         verb, resource = request.method.lower(), ""
-        port = _local_port(request)
+        port = local_port(request)
         try:
             path = request.path
             if path.rstrip("/") in ("/healthz", "/readyz", "/livez"):
                 return web.Response(text="ok")
             self._authorize(request)
-            answer = self._discovery(path, request)
+            answer = discovery_document(path, self.registry.types, f"{self.host}:{self.port}")
             if answer is not None:
                 # Faults that name no resource (a blackhole, an error rate) reach discovery and
                 # /version too, as they would on a real network.
                 plan = self.faults.plan("get", (), path, port)
                 reset = await self._suffer(plan, request, "get", "", port)
-                return reset or _json_response(answer)
-            target = self._route(request)
+                return reset or json_response(answer)
+            target = route(request, self.registry)
             verb = target.verb
             sub = f"/{target.subresource}" if target.subresource else ""
             resource = target.rtype.plural + sub
@@ -271,7 +230,7 @@ class FakeApiServer:
                     self._streams.discard(stream)
             response = await self._serve(request, target)
         except ApiError as error:
-            response = _error_response(error)
+            response = error_response(error)
         self._record(request, verb, resource, response.status)
         return response
 
@@ -285,7 +244,7 @@ class FakeApiServer:
             await self._hold(plan.release)
         if plan.reset:
             self._record(request, verb, resource, 0)
-            return _reset(request)
+            return reset_connection(request)
         if plan.error is not None:
             raise plan.error
         return None
@@ -311,7 +270,7 @@ class FakeApiServer:
             verb,
             resource,
             code,
-            _local_port(request),
+            local_port(request),
         )
         self.audit.append(entry)
         for hook in self.response_hooks:
@@ -323,96 +282,6 @@ class FakeApiServer:
         if request.headers.get("Authorization", "") != f"Bearer {self.token}":
             raise ApiError(401, "Unauthorized", "Unauthorized")
 
-    def _discovery(self, path: str, request: web.Request) -> JsonObject | None:
-        parts = [part for part in path.split("/") if part]
-        types = self.registry.types
-        if parts == ["version"]:
-            return discovery.SERVER_VERSION
-        if parts == ["api"]:
-            return discovery.api_versions(f"{self.host}:{self.port}")
-        if parts == ["apis"]:
-            return discovery.api_group_list(types)
-        if len(parts) == 2 and parts[0] == "apis":
-            versions = discovery.group_versions(types, parts[1])
-            if not versions:
-                raise ApiError(404, "NotFound", "the server could not find the requested resource")
-            return discovery.api_group(parts[1], versions)
-        if parts == ["api", "v1"] or (len(parts) == 3 and parts[0] == "apis"):
-            group, version = ("", "v1") if parts[0] == "api" else (parts[1], parts[2])
-            listed = discovery.resource_list(types, group, version)
-            if listed is None:
-                raise ApiError(404, "NotFound", "the server could not find the requested resource")
-            return listed
-        return None
-
-    def _route(self, request: web.Request) -> Target:
-        parts = [part for part in request.path.split("/") if part]
-        not_found = ApiError(404, "NotFound", "the server could not find the requested resource")
-        if parts[:2] == ["api", "v1"]:
-            group, version, rest = "", "v1", parts[2:]
-        elif parts[:1] == ["apis"] and len(parts) > 3:
-            group, version, rest = parts[1], parts[2], parts[3:]
-        else:
-            raise not_found
-        watching = False
-        if rest[0] == "watch":
-            watching, rest = True, rest[1:]
-        namespace: str | None = None
-        if len(rest) >= 3 and rest[0] == "namespaces" and rest[2] not in ("status", "finalize"):
-            namespace, rest = rest[1], rest[2:]
-        if not rest or len(rest) > 3:
-            raise not_found
-        if rest[0] == "bindings" and group == "" and namespace and len(rest) == 1:
-            return Target(PODS, namespace, "", "binding", "create")
-        rtype = self.registry.resolve(group, version, rest[0])
-        name = rest[1] if len(rest) > 1 else ""
-        subresource = rest[2] if len(rest) > 2 else ""
-        if (namespace is not None and not rtype.namespaced) or (
-            subresource and subresource not in rtype.subresources
-        ):
-            raise not_found
-        if rtype.namespaced and name and namespace is None:
-            raise not_found
-        verb = self._verb(request, name, subresource, watching)
-        return Target(rtype, namespace, name, subresource, verb)
-
-    @staticmethod
-    def _verb(request: web.Request, name: str, subresource: str, watching: bool) -> str:
-        method = request.method
-        if subresource in ("eviction", "binding"):
-            if method != "POST":
-                raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed on {subresource}")
-            return "create"
-        if method == "GET":
-            if watching or request.query.get("watch") in _TRUE:
-                return "watch"
-            return "get" if name else "list"
-        verbs = {
-            ("POST", False): "create",
-            ("PUT", True): "update",
-            ("PATCH", True): "patch",
-            ("DELETE", True): "delete",
-            ("DELETE", False): "deletecollection",
-        }
-        verb = verbs.get((method, bool(name)))
-        if verb is None:
-            raise ApiError(405, "MethodNotAllowed", f"the server does not allow {method} here")
-        return verb
-
-    async def _body(self, request: web.Request, *, required: bool = True) -> Any:
-        raw = await request.read()
-        if not raw:
-            if required:
-                raise errors.bad_request("the request has no body")
-            return None
-        media = request.content_type
-        try:
-            if media in ("application/yaml", "application/apply-patch+yaml"):
-                return yaml.safe_load(raw)
-            return json.loads(raw)
-        except (ValueError, yaml.YAMLError) as error:
-            raise errors.bad_request(f"the body is not valid JSON: {error}") from error
-
     async def _serve(self, request: web.Request, target: Target) -> web.Response:
         query = request.query
         registry = self.registry
@@ -421,24 +290,24 @@ class FakeApiServer:
         validation = query.get("fieldValidation", "")
         warnings: list[str] = []
         if target.verb == "get":
-            return _json_response(registry.get(rtype, namespace, name).raw_as(rtype.api_version))
+            return json_response(registry.get(rtype, namespace, name).raw_as(rtype.api_version))
         if target.verb == "list":
-            return _json_response(self._render_list(rtype, self._list(rtype, namespace, query)))
+            return json_response(self._render_list(rtype, self._list(rtype, namespace, query)))
         if target.subresource == "eviction":
-            registry.evict(str(namespace), name, await self._body(request))
-            return _json_response(success_status(201), 201)
+            registry.evict(str(namespace), name, await read_body(request))
+            return json_response(success_status(201), 201)
         if target.subresource == "binding":
-            body = await self._body(request)
+            body = await read_body(request)
             pod = name or str((body or {}).get("metadata", {}).get("name", ""))
             registry.bind(str(namespace), pod, body)
-            return _json_response(success_status(201), 201)
+            return json_response(success_status(201), 201)
         record: Record
         status = 200
         if target.verb == "create":
             record = registry.create(
                 rtype,
                 namespace,
-                await self._body(request),
+                await read_body(request),
                 dry_run=dry_run,
                 field_validation=validation,
                 warnings=warnings,
@@ -449,7 +318,7 @@ class FakeApiServer:
                 rtype,
                 namespace,
                 name,
-                await self._body(request),
+                await read_body(request),
                 subresource=target.subresource,
                 dry_run=dry_run,
                 field_validation=validation,
@@ -460,7 +329,7 @@ class FakeApiServer:
                 rtype,
                 namespace,
                 name,
-                await self._body(request),
+                await read_body(request),
                 request.headers.get("Content-Type", JSON_PATCH),
                 subresource=target.subresource,
                 dry_run=dry_run,
@@ -470,7 +339,7 @@ class FakeApiServer:
         elif target.verb == "delete":
             return await self._delete(request, target, dry_run)
         else:
-            options = self._delete_options(query, await self._body(request, required=False))
+            options = self._delete_options(query, await read_body(request, required=False))
             removed = registry.delete_collection(
                 rtype,
                 namespace,
@@ -480,8 +349,8 @@ class FakeApiServer:
                 dry_run=dry_run,
             )
             listed = ListResult(removed, registry.store.revision)
-            return _json_response(self._render_list(rtype, listed))
-        response = _json_response(record.raw_as(rtype.api_version), status)
+            return json_response(self._render_list(rtype, listed))
+        response = json_response(record.raw_as(rtype.api_version), status)
         for warning in warnings:
             escaped = warning.replace("\\", "\\\\").replace('"', '\\"')
             response.headers.add("Warning", f'299 - "{escaped}"')
@@ -489,19 +358,19 @@ class FakeApiServer:
 
     async def _delete(self, request: web.Request, target: Target, dry_run: bool) -> web.Response:
         rtype = target.rtype
-        options = self._delete_options(request.query, await self._body(request, required=False))
+        options = self._delete_options(request.query, await read_body(request, required=False))
         record, removed = self.registry.delete(
             rtype, target.namespace, target.name, options, dry_run=dry_run
         )
         if not removed:
-            return _json_response(record.raw_as(rtype.api_version), 202)
+            return json_response(record.raw_as(rtype.api_version), 202)
         if rtype.returns_deleted_object:
-            return _json_response(record.raw_as(rtype.api_version))
+            return json_response(record.raw_as(rtype.api_version))
         obj = record.load()
         details = {"name": record.name, "kind": rtype.plural, "uid": obj["metadata"].get("uid")}
         if rtype.group:
             details["group"] = rtype.group
-        return _json_response(success_status(200, details))
+        return json_response(success_status(200, details))
 
     @staticmethod
     def _delete_options(query: Mapping[str, str], body: Any) -> JsonObject:
@@ -509,7 +378,7 @@ class FakeApiServer:
         if "propagationPolicy" in query:
             options["propagationPolicy"] = query["propagationPolicy"]
         if "gracePeriodSeconds" in query:
-            options["gracePeriodSeconds"] = _int_param(query, "gracePeriodSeconds", 0)
+            options["gracePeriodSeconds"] = int_param(query, "gracePeriodSeconds", 0)
         return options
 
     def _list(
@@ -520,7 +389,7 @@ class FakeApiServer:
             namespace,
             label_selector=query.get("labelSelector", ""),
             field_selector=query.get("fieldSelector", ""),
-            limit=_int_param(query, "limit", 0),
+            limit=int_param(query, "limit", 0),
             continue_token=query.get("continue", ""),
             resource_version=query.get("resourceVersion", ""),
             resource_version_match=query.get("resourceVersionMatch", ""),
@@ -564,12 +433,12 @@ class FakeApiServer:
         if expire and start.watcher is not None:
             self.registry.close_watch(start)
             start.watcher = None
-        timeout = _int_param(query, "timeoutSeconds", 0)
+        timeout = int_param(query, "timeoutSeconds", 0)
         options = WatchOptions(
             api_version=rtype.api_version,
             kind=rtype.kind,
             timeout=float(timeout) if timeout > 0 else self.watch_timeout,
-            bookmarks=query.get("allowWatchBookmarks") in _TRUE,
+            bookmarks=query.get("allowWatchBookmarks") in TRUE_VALUES,
             bookmark_interval=self.bookmark_interval,
             drop_after=drop_after,
             silenced=silenced,
