@@ -12,7 +12,8 @@ testbed.agents`` runs them as a process.
 
 from testbed.agents.base import Agent, AgentError, ClientSource
 from testbed.agents.failures import FailureInjection
-from testbed.agents.kubevirt import KubevirtAgent, KubevirtAgentConfig, KubevirtTiming
+from testbed.agents.kubevirt import KubevirtAgent
+from testbed.agents.kubevirt_config import KubevirtAgentConfig, KubevirtTiming
 from testbed.agents.replicaset import ReplicaSetAgent
 from testbed.agents.scheduler import SchedulerAgent, SchedulerConfig
 

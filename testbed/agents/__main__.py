@@ -20,7 +20,8 @@ from typing import Any
 from autoscaler.api.quantity import QuantityError, parse_quantity
 from testbed.agents.base import Agent, AgentError
 from testbed.agents.failures import FailureInjection, NamePredicate
-from testbed.agents.kubevirt import KubevirtAgent, KubevirtAgentConfig, KubevirtTiming
+from testbed.agents.kubevirt import KubevirtAgent
+from testbed.agents.kubevirt_config import KubevirtAgentConfig, KubevirtTiming
 from testbed.agents.replicaset import ReplicaSetAgent
 from testbed.agents.scheduler import SchedulerAgent, SchedulerConfig
 

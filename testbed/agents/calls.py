@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 STRATEGIC_MERGE_PATCH: Final = "application/strategic-merge-patch+json"
 KUBEVIRT: Final = ("kubevirt.io", "v1")
 CDI: Final = ("cdi.kubevirt.io", "v1beta1")
+VMS: Final = "virtualmachines"
+VMIS: Final = "virtualmachineinstances"
+DATA_VOLUMES: Final = "datavolumes"
 
 JsonDict = dict[str, Any]
 

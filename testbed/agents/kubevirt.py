@@ -11,18 +11,13 @@ has joined, cordoning or deleting it is left to the controller.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import functools
 import logging
 import random
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
-from autoscaler.api.naming import provider_id
 from autoscaler.api.policy import Shape
 from autoscaler.api.timestamps import rfc3339
 from autoscaler.core.model import Node
@@ -35,59 +30,24 @@ from testbed.agents import kubevirt_objects as objects
 from testbed.agents.base import Agent, ClientSource
 from testbed.agents.calls import (
     CDI,
+    DATA_VOLUMES,
     KUBEVIRT,
     STRATEGIC_MERGE_PATCH,
+    VMIS,
+    VMS,
     AgentCallError,
     Cluster,
     JsonDict,
 )
-from testbed.agents.failures import NO_FAILURES, FailureInjection
 from testbed.agents.hosts import HostPod, HostPodLedger, VMDemand, host_pod_from_dict, vm_demand
+from testbed.agents.kubevirt_config import KubevirtAgentConfig
 from testbed.agents.userdata import Registration, UserDataError, registration
+from testbed.agents.vm_cleanup import delete_management_objects, find_node
+from testbed.agents.vm_user_data import vm_user_data
 
 log = logging.getLogger(__name__)
 
-VMS: Final = "virtualmachines"
-VMIS: Final = "virtualmachineinstances"
-DATA_VOLUMES: Final = "datavolumes"
-USER_DATA_KEYS: Final = ("userdata", "userData")
 STRICT: Final = "Strict"
-
-
-@dataclass(frozen=True, slots=True)
-class KubevirtTiming:
-    """Seconds each step takes; ``jitter`` scales every delay by a seeded factor in
-    ``[1 - jitter, 1 + jitter]``."""
-
-    data_volume: float = 1.0  # DataVolume clone until Succeeded
-    schedule: float = 0.2  # VMI Pending until Scheduled on a host
-    boot: float = 2.0  # Scheduled until Running
-    register: float = 1.0  # Running until the tenant Node registers
-    ready: float = 1.0  # Node registered until Ready
-    delete: float = 0.5  # VM deleted until its VMI, DataVolumes and Node are gone
-    unschedulable_retry: float = 2.0  # a VMI no host fits tries again at least this often
-    jitter: float = 0.0
-
-    def __post_init__(self) -> None:
-        for name in self.__slots__:
-            value = getattr(self, name)
-            if value < 0:
-                raise ValueError(f"timing {name} must not be negative, not {value!r}")
-        if self.jitter >= 1:
-            raise ValueError(f"timing jitter must be below 1, not {self.jitter!r}")
-
-
-@dataclass(frozen=True, slots=True)
-class KubevirtAgentConfig:
-    namespace: str | None = None  # watch VMs of this namespace only; None: every namespace
-    label_selector: str = ""  # watch only VMs with these labels
-    timing: KubevirtTiming = field(default_factory=KubevirtTiming)
-    failures: FailureInjection = NO_FAILURES
-    seed: int = 0
-    max_pods: int = 110  # the kubelet's maxPods: the Node's pods allocatable
-    launcher_pods: bool = True  # create virt-launcher pods that hold host capacity
-    user_data_wait: float = 30.0  # how long a booting VM waits for its user-data Secret
-    clock: Callable[[], float] = time.time
 
 
 @dataclass(eq=False)
@@ -476,49 +436,13 @@ class KubevirtAgent(Agent):
     async def _registration(self, tracked: _Tracked) -> Registration | None:
         """What the VM's kubelet registers as; None (logged) when its user data is unusable."""
         try:
-            text = await self._user_data(tracked)
+            text = await vm_user_data(
+                self.management, tracked.vm, tracked.namespace, self.config.user_data_wait
+            )
             return registration(text, tracked.name) if text else Registration(tracked.name)
         except UserDataError as error:
             log.warning("VM %s never joins: its user data is unusable: %s", tracked.key, error)
             return None
-
-    async def _user_data(self, tracked: _Tracked) -> str:
-        spec = _dict(_dict(_dict(tracked.vm.get("spec")).get("template")).get("spec"))
-        volumes = spec.get("volumes")
-        for volume in volumes if isinstance(volumes, list) else []:
-            volume = _dict(volume)
-            source = _dict(volume.get("cloudInitNoCloud") or volume.get("cloudInitConfigDrive"))
-            if not source:
-                continue
-            if isinstance(source.get("userData"), str):
-                return str(source["userData"])
-            if isinstance(source.get("userDataBase64"), str):
-                return _decode(source["userDataBase64"], "userDataBase64")
-            secret = _dict(source.get("secretRef") or source.get("userDataSecretRef")).get("name")
-            if isinstance(secret, str) and secret:
-                return await self._secret_user_data(tracked, secret)
-        return ""
-
-    async def _secret_user_data(self, tracked: _Tracked, name: str) -> str:
-        deadline = time.monotonic() + self.config.user_data_wait
-        what = f"Secret {tracked.namespace}/{name}"
-        while True:
-            secret = await self.management.call(
-                self.management.core.read_namespaced_secret,
-                name,
-                tracked.namespace,
-                what=f"read {what}",
-                missing_ok=True,
-            )
-            if secret is not None:
-                data = _dict(secret.get("data"))
-                for key in USER_DATA_KEYS:
-                    if isinstance(data.get(key), str):
-                        return _decode(data[key], f"{what} key {key}")
-                raise UserDataError(f"{what} has no key {' or '.join(USER_DATA_KEYS)}")
-            if time.monotonic() >= deadline:
-                raise UserDataError(f"{what} does not exist")
-            await asyncio.sleep(min(0.2, self.config.user_data_wait))
 
     async def _register(self, tracked: _Tracked, joined: Registration, shape: Shape) -> bool:
         body = objects.tenant_node(joined, tracked.name, shape, self.config.max_pods, self._now())
@@ -554,7 +478,9 @@ class KubevirtAgent(Agent):
                 await asyncio.wait([tracked.bring_up])
             rng = random.Random(f"{self.config.seed}/{tracked.key}/delete")
             await self._pause(rng, self.config.timing.delete)
-            await self._delete_management_objects(tracked)
+            await delete_management_objects(
+                self.management, tracked.vm, tracked.namespace, tracked.name
+            )
             await self._delete_node(tracked)
             log.info("VM %s removed", tracked.key)
         except AgentCallError as error:
@@ -566,77 +492,17 @@ class KubevirtAgent(Agent):
             if self._vms.get(tracked.key) is tracked:
                 del self._vms[tracked.key]
 
-    async def _delete_management_objects(self, tracked: _Tracked) -> None:
-        mgmt, namespace = self.management, tracked.namespace
-        await mgmt.call(
-            mgmt.custom.delete_namespaced_custom_object,
-            *KUBEVIRT,
-            namespace,
-            VMIS,
-            tracked.name,
-            what=f"delete VirtualMachineInstance {tracked.key}",
-            missing_ok=True,
-            propagation_policy="Background",
-        )
-        for template in objects.data_volume_templates(tracked.vm):
-            name = _dict(template.get("metadata")).get("name")
-            if isinstance(name, str) and name:
-                await mgmt.call(
-                    mgmt.custom.delete_namespaced_custom_object,
-                    *CDI,
-                    namespace,
-                    DATA_VOLUMES,
-                    name,
-                    what=f"delete DataVolume {namespace}/{name}",
-                    missing_ok=True,
-                )
-        launchers = await mgmt.require(
-            mgmt.core.list_namespaced_pod,
-            namespace,
-            label_selector=f"{objects.VM_NAME_LABEL}={tracked.name}",
-            what=f"list virt-launcher pods of {tracked.key}",
-        )
-        for pod in launchers.get("items") or []:
-            name = _dict(_dict(pod).get("metadata")).get("name")
-            if isinstance(name, str):
-                await mgmt.call(
-                    mgmt.core.delete_namespaced_pod,
-                    name,
-                    namespace,
-                    what=f"delete pod {namespace}/{name}",
-                    missing_ok=True,
-                    grace_period_seconds=0,
-                )
-
     async def _delete_node(self, tracked: _Tracked) -> None:
         tenant = self.tenant
-        name = tracked.node_name or await self._find_node(tracked)
+        name = tracked.node_name or await find_node(self.tenant, tracked.name)
         if name is None:
             return
         await tenant.call(
             tenant.core.delete_node, name, what=f"delete Node {name}", missing_ok=True
         )
 
-    async def _find_node(self, tracked: _Tracked) -> str | None:
-        """The tenant Node of a VM whose registration this process did not see."""
-        nodes = await self.tenant.require(self.tenant.core.list_node, what="list Nodes")
-        wanted = provider_id(tracked.name)
-        for node in nodes.get("items") or []:
-            node = _dict(node)
-            if _dict(node.get("spec")).get("providerID") == wanted:
-                name = _dict(node.get("metadata")).get("name")
-                return name if isinstance(name, str) else None
-        return None
-
     # For tests and tools ----------------------------------------------------------------------
     @property
     def tracked(self) -> list[str]:
         """The VMs (namespace/name) the agent is working on or watching."""
         return sorted(self._vms)
-
-
-def _decode(text: str, what: str) -> str:
-    try:
-        return base64.b64decode(text, validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        raise UserDataError(f"{what} is not base64 of UTF-8 text") from None
