@@ -32,8 +32,8 @@ from autoscaler.controller.manager import Manager, ManagerSettings
 from autoscaler.controller.tenant import LoopSettings, TenantLoop
 from autoscaler.kube.informer import InformerSettings
 from autoscaler.observability.metrics import Metrics
+from autoscaler.rawjson import MERGE_PATCH
 from testbed.apiserver import FakeApiServer, project_crds
-from testbed.apiserver.registry import MERGE_PATCH
 
 NAMESPACE: Final = "kvpool-system"
 PODS_PER_NODE: Final = 10

@@ -26,7 +26,9 @@ from aiohttp import web
 from testbed.apiserver.crds import CrdSource
 from testbed.apiserver.errors import ApiError, success_status
 from testbed.apiserver.faults import FaultInjector, FaultPlan
-from testbed.apiserver.registry import JSON_PATCH, ListResult, Registry
+from testbed.apiserver.registry import Registry
+from testbed.apiserver.registry_state import ListResult
+from testbed.apiserver.registry_writes import JSON_PATCH
 from testbed.apiserver.resources import ResourceType
 from testbed.apiserver.routing import (
     TRUE_VALUES,

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from testbed.apiserver.errors import expired
-from testbed.apiserver.registry import Registry, WatchStart
+from testbed.apiserver.registry import Registry
+from testbed.apiserver.registry_state import WatchStart
 from testbed.apiserver.store import dump
 
 _BATCH = 500  # events written per chunk when a backlog is being drained

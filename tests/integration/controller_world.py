@@ -24,6 +24,7 @@ from autoscaler.core.config import CoreConfig
 from autoscaler.kube.drain import DrainSettings
 from autoscaler.kube.informer import InformerSettings
 from autoscaler.observability.metrics import Metrics
+from autoscaler.rawjson import MERGE_PATCH
 from testbed.agents import (
     FailureInjection,
     KubevirtAgent,
@@ -34,7 +35,6 @@ from testbed.agents import (
 )
 from testbed.apiserver import FakeApiServer
 from testbed.apiserver.crds import KUBEVIRT_CRDS
-from testbed.apiserver.registry import MERGE_PATCH
 from testbed.controller_bench import kubeconfig_secret, unschedulable_status
 
 ROOT = Path(__file__).resolve().parents[2]
