@@ -8,8 +8,7 @@ HTTP layer can send their bytes untouched.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from testbed.apiserver import errors
@@ -30,22 +29,7 @@ INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease"
 class Registry(WritingRegistry):
     """All resources of one fake cluster; see the module docstring."""
 
-    def __init__(
-        self,
-        *,
-        history_size: int = 10_000,
-        watch_capacity: int = 100_000,
-        clock: Callable[[], float] = time.time,
-        require_namespaces: bool = True,
-        seed: int | None = None,
-    ) -> None:
-        super().__init__(
-            history_size=history_size,
-            watch_capacity=watch_capacity,
-            clock=clock,
-            require_namespaces=require_namespaces,
-            seed=seed,
-        )
+    def _start(self) -> None:
         for namespace in INITIAL_NAMESPACES:
             self.create(NAMESPACES, None, {"metadata": {"name": namespace}})
 

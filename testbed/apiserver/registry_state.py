@@ -76,6 +76,10 @@ class RegistryState:
         self._owners_of: dict[tuple[str, str, str], tuple[str, ...]] = {}
         for rtype in BUILTIN_TYPES:
             self.register(rtype)
+        self._start()
+
+    def _start(self) -> None:
+        """The objects a cluster starts with (a subclass that can write creates them)."""
 
     def register(self, rtype: ResourceType) -> None:
         self._types[(rtype.group, rtype.version, rtype.plural)] = rtype
