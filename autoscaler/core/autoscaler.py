@@ -28,12 +28,15 @@ from autoscaler.core.actions import (
     Verdict,
 )
 from autoscaler.core.config import DEFAULT_CONFIG, CoreConfig, disrupting_taint_of
+from autoscaler.core.disruption.controller import ScaleDown
+from autoscaler.core.disruption.holds import hold_reason
+from autoscaler.core.disruption.removal import Removal
+from autoscaler.core.disruption.whatif import room_elsewhere
 from autoscaler.core.eviction import node_blockers, still_draining
 from autoscaler.core.future_node import future_node
 from autoscaler.core.lifecycle import Lifecycle, LifecycleResult
 from autoscaler.core.model import Node, Pod, Pool, Snapshot
 from autoscaler.core.nodecache import NodeCache
-from autoscaler.core.scaledown import Candidate, ScaleDown, hold_reason, room_elsewhere
 from autoscaler.core.scaleup import ScaleUpResult, plan_scale_up
 from autoscaler.core.timers import FirstSeen, format_duration
 from autoscaler.core.volume_topology import VolumeTopology
@@ -257,18 +260,18 @@ class Autoscaler:
         return set(self._resting_until)
 
     # Scale-down actions -------------------------------------------------------------------
-    def _validated(self, removals: Sequence[Candidate], now: float) -> list[Action]:
+    def _validated(self, removals: Sequence[Removal], now: float) -> list[Action]:
         """Cordon and drain the candidates that have stayed candidates for the delay."""
         self._proposed.observe((c.node.name for c in removals), now)
         actions: list[Action] = []
-        for candidate in removals:
-            name = candidate.node.name
+        for removal in removals:
+            name = removal.node.name
             if self._proposed.elapsed(name, now) < self.config.scale_down_validation_delay:
                 continue
             self._proposed.forget(name)
-            self._drains[name] = _Drain(candidate.reason, started=now, last_drain=now)
-            actions.append(CordonNode(name, candidate.reason, candidate.detail))
-            actions.append(DrainNode(name, candidate.reason, candidate.detail))
+            self._drains[name] = _Drain(removal.reason, started=now, last_drain=now)
+            actions.append(CordonNode(name, removal.reason, removal.detail))
+            actions.append(DrainNode(name, removal.reason, removal.detail))
         return actions
 
     def _follow_drains(self, snapshot: Snapshot, now: float, disrupting: set[str]) -> list[Action]:

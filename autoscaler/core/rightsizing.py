@@ -21,6 +21,7 @@ from typing import Final
 from autoscaler.api.policy import Shape, ShapeBounds, TenantLimits
 from autoscaler.api.resources import CPU, MEMORY, PODS, Resources
 from autoscaler.core.actions import Reason, Verdict
+from autoscaler.core.cost import vcpu_equivalents
 from autoscaler.core.equivalence import PodClass, group_equivalent
 from autoscaler.core.future_node import future_node_labels
 from autoscaler.core.model import (
@@ -372,7 +373,7 @@ class _PoolSizer:
             bigger = self.catalog.smallest_holding(load)
             if bigger is None or bigger.cpu > largest.cpu or bigger.memory > largest.memory:
                 continue
-            cost = (bigger.cpu - shape.cpu) / 1000 + (bigger.memory - shape.memory) / (4 * GI)
+            cost = vcpu_equivalents(bigger.cpu - shape.cpu, bigger.memory - shape.memory)
             if best is None or cost < best[0]:
                 best = (cost, position, bigger)
         return None if best is None else (best[1], best[2])

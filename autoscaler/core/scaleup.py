@@ -19,6 +19,7 @@ from math import ceil
 from autoscaler.api.resources import CPU, MEMORY, Resources
 from autoscaler.core.actions import Explanation, LaunchVM, Verdict
 from autoscaler.core.config import disrupting_taint_of
+from autoscaler.core.cost import vcpu_equivalents
 from autoscaler.core.equivalence import PodClass, group_equivalent
 from autoscaler.core.future_node import future_node, pool_daemonset_overhead
 from autoscaler.core.model import (
@@ -34,7 +35,7 @@ from autoscaler.core.model import (
     Zone,
 )
 from autoscaler.core.nodecache import NodeCache
-from autoscaler.core.overhead import GI, kubelet_reserved, node_allocatable
+from autoscaler.core.overhead import kubelet_reserved, node_allocatable
 from autoscaler.core.pending import DEFAULT_SCHEDULERS
 from autoscaler.core.predicates import NodeState
 from autoscaler.core.rightsizing import PlanBudget, SizedVM, size_for_classes, top_up_min_nodes
@@ -248,7 +249,7 @@ class _PoolChooser:
                     return float("inf")
                 vms = max(vms, ceil(amount * len(pods) / room[name]))
         total = vector * len(pods) + per_vm * vms
-        return total[CPU] / 1000 + total[MEMORY] / (4 * GI)
+        return vcpu_equivalents(total[CPU], total[MEMORY])
 
     def ranked(self, pods: Sequence[Pod], admitted: list[Pool]) -> list[Pool]:
         if len(admitted) <= 1:

@@ -18,9 +18,10 @@ from autoscaler.api.policy import BudgetKind, DisruptionBudget, Shape
 from autoscaler.core.actions import CordonNode, DrainNode, LaunchVM, Reason
 from autoscaler.core.autoscaler import Autoscaler
 from autoscaler.core.config import CoreConfig
+from autoscaler.core.cost import vcpu_equivalents
+from autoscaler.core.disruption.replacement import REPLACEMENT_MAX_COST_SHARE
 from autoscaler.core.model import Snapshot, VMPhase
 from autoscaler.core.overhead import node_allocatable
-from autoscaler.core.scaledown import REPLACEMENT_MAX_COST_SHARE, shape_cost
 
 UNNEEDED = 600.0
 CONFIG = CoreConfig(scale_down_validation_delay=0.0)
@@ -44,8 +45,8 @@ def test_busy_nodes_whose_pods_fit_one_cheaper_vm_are_replaced_by_it() -> None:
     assert launch.reason is Reason.UNDERUTILIZED
     assert set(launch.pods) == {"default/p1", "default/p2", "default/p3"}
     new = node_allocatable(launch.shape)
-    old = sum(shape_cost(n.allocatable.cpu, n.allocatable.memory) for n in snapshot.nodes)
-    assert shape_cost(new.cpu, new.memory) <= REPLACEMENT_MAX_COST_SHARE * old
+    old = sum(vcpu_equivalents(n.allocatable.cpu, n.allocatable.memory) for n in snapshot.nodes)
+    assert vcpu_equivalents(new.cpu, new.memory) <= REPLACEMENT_MAX_COST_SHARE * old
     assert of_type(plan, CordonNode) == []  # nothing is drained before the replacement is up
 
 

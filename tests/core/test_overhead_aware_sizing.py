@@ -20,10 +20,11 @@ from autoscaler.api.resources import Resources
 from autoscaler.core.actions import CordonNode, LaunchVM, Reason
 from autoscaler.core.autoscaler import Autoscaler
 from autoscaler.core.config import CoreConfig
+from autoscaler.core.cost import vcpu_equivalents
+from autoscaler.core.disruption.replacement import REPLACEMENT_MAX_COST_SHARE
 from autoscaler.core.model import DaemonSet, Pod, Snapshot
 from autoscaler.core.overhead import GI, kubelet_reserved, node_allocatable
 from autoscaler.core.rightsizing import GROWTH_EVIDENCE_SHARE, GROWTH_OVERHEAD_SHARE
-from autoscaler.core.scaledown import REPLACEMENT_MAX_COST_SHARE, shape_cost
 from autoscaler.core.scaleup import plan_scale_up
 from autoscaler.core.shapes import ShapeCatalog
 
@@ -115,8 +116,10 @@ def test_small_well_used_nodes_are_merged_into_one_larger_vm() -> None:
     assert launch.reason is Reason.UNDERUTILIZED
     assert set(launch.pods) == {f"default/p{i}" for i in range(4)}
     assert launch.shape.cpu > SMALL.cpu
-    old = 4 * shape_cost(SMALL.cpu, SMALL.memory)
-    assert shape_cost(launch.shape.cpu, launch.shape.memory) <= REPLACEMENT_MAX_COST_SHARE * old
+    old = 4 * vcpu_equivalents(SMALL.cpu, SMALL.memory)
+    assert (
+        vcpu_equivalents(launch.shape.cpu, launch.shape.memory) <= REPLACEMENT_MAX_COST_SHARE * old
+    )
 
 
 def test_merging_drains_nothing_before_the_larger_vm_is_up() -> None:

@@ -23,9 +23,11 @@ from test_autoscaler_world import (
 from autoscaler.api.policy import BudgetKind, DisruptionBudget
 from autoscaler.core.actions import LaunchVM, Reason
 from autoscaler.core.config import CoreConfig
+from autoscaler.core.disruption.controller import ScaleDown
+from autoscaler.core.disruption.holds import hold_reason
+from autoscaler.core.disruption.method import Command
 from autoscaler.core.lifecycle import Lifecycle
 from autoscaler.core.model import LabelSelector, PodDisruptionBudget, Pool, Snapshot, VMPhase
-from autoscaler.core.scaledown import ScaleDown, ScaleDownResult, hold_reason
 from autoscaler.core.scheduling import bound_pods_by_node
 
 CONFIG = CoreConfig()
@@ -57,7 +59,7 @@ def run(
     now: float,
     holds: dict[str, str] | None = None,
     leaving: Sequence[str] = (),
-) -> ScaleDownResult:
+) -> Command:
     valid = [p for p in snapshot.pools if p.settings is not None]
     return scale_down.plan(
         snapshot,
@@ -71,7 +73,7 @@ def run(
     )
 
 
-def removed(result: ScaleDownResult) -> list[str]:
+def removed(result: Command) -> list[str]:
     return [c.node.name for c in result.removals]
 
 
