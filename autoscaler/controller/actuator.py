@@ -436,6 +436,8 @@ class Actuator:
 
 
 def describe(step: Step) -> str:
+    """The step for logs and Events: what, on which object, the method that decided it (the
+    action's reason) and its detail, as the core wrote them."""
     match step:
         case NamedLaunch(action=action, name=name):
             zone = f" in zone {action.zone}" if action.zone != NO_ZONE else ""
@@ -447,11 +449,11 @@ def describe(step: Step) -> str:
             node = f" and node {step.node}" if step.node else ""
             return f"delete VM {step.vm}{node} [{step.reason}] {step.detail}".rstrip()
         case CordonNode():
-            return f"cordon node {step.node} [{step.reason}]"
+            return f"cordon node {step.node} [{step.reason}] {step.detail}".rstrip()
         case UncordonNode():
             return f"uncordon node {step.node} [{step.reason}] {step.detail}".rstrip()
         case DrainNode():
-            return f"drain node {step.node} [{step.reason}]"
+            return f"drain node {step.node} [{step.reason}] {step.detail}".rstrip()
     return repr(step)
 
 
