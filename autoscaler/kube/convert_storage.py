@@ -1,7 +1,7 @@
 """Compact core objects from raw PersistentVolumeClaims, PersistentVolumes and StorageClasses.
 
 Only what kube-scheduler's volume filters read is kept. An object that cannot be read raises
-:class:`~autoscaler.kube.convert.ConversionError`; the informer then leaves it out, which the
+:class:`~autoscaler.kube.convert_reader.ConversionError`; the informer then leaves it out, which the
 core treats conservatively: a pod whose claim, volume or class is missing is blocked (no VM
 is launched for it and its node is not emptied), never scheduled as if it had no volumes.
 """
@@ -20,12 +20,9 @@ from autoscaler.core.model import (
     StorageClass,
     VolumeBindingMode,
 )
-from autoscaler.kube.convert import (
-    Reader,
-    label_selector,
-    node_selector_terms,
-    object_identity,
-)
+from autoscaler.kube.convert import object_identity
+from autoscaler.kube.convert_reader import Reader
+from autoscaler.kube.convert_selectors import label_selector, node_selector_terms
 
 BETA_CLASS_ANNOTATION: Final = "volume.beta.kubernetes.io/storage-class"
 BIND_COMPLETED_ANNOTATION: Final = "pv.kubernetes.io/bind-completed"

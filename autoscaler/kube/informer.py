@@ -33,7 +33,7 @@ from typing import Any, Generic, TypeVar
 
 from autoscaler.kube import errors
 from autoscaler.kube.backoff import RetryBackoff
-from autoscaler.kube.convert import object_name
+from autoscaler.kube.convert_reader import object_name
 from autoscaler.kube.tasks import cancel_and_wait
 from autoscaler.rawjson import RequestTimeouts, api_exception, parse_json_object, read_response
 

@@ -22,12 +22,12 @@ from autoscaler.core.model import (
 )
 from autoscaler.kube.convert import (
     MATCH_NOTHING,
-    ConversionError,
     daemonset_from_dict,
     node_from_dict,
     pdb_from_dict,
     pod_from_dict,
 )
+from autoscaler.kube.convert_reader import ConversionError
 
 GiB = 2**30
 MiB = 2**20

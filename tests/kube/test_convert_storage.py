@@ -13,7 +13,8 @@ from autoscaler.core.model import (
     VolumeBindingMode,
 )
 from autoscaler.core.unmodelled import placement_unknowns
-from autoscaler.kube.convert import ConversionError, pod_from_dict
+from autoscaler.kube.convert import pod_from_dict
+from autoscaler.kube.convert_reader import ConversionError
 from autoscaler.kube.convert_storage import (
     pv_from_dict,
     pvc_from_dict,
