@@ -4,12 +4,14 @@ A max segment tree over the nodes, in their given order, of free cpu, free memor
 pod slots. It answers "the nodes from position ``start`` on, in order, that might have room
 for this vector": a subtree whose largest free cpu, memory or pod count is short of the
 vector holds no node with room and is skipped whole. One node may have the cpu and another
-the memory, so each subtree also keeps, for a few memory-per-cpu ratios r, the largest
-min(free cpu * r, free memory) of its nodes: a node with room for (cpu, memory) has at least
-min(cpu * r, memory) there, so this prunes subtrees whose nodes are each short of one or the
-other. The answer is still a superset, so callers check each node it yields with the
-predicates; it only prunes, and first-fit over it places exactly as a walk over every node
-would. Extended resources are not indexed and are checked by the predicates.
+the memory, so each subtree also keeps, for memory-per-cpu ratios r from 1/2 to 32 GiB per
+vCPU in steps of 2, the largest min(free cpu * r, free memory) of its nodes: a node with room
+for (cpu, memory) has at least min(cpu * r, memory) there, so this prunes subtrees whose
+nodes are each short of one or the other. A query looks only at the two ratios around the
+vector's own, which prune the most (at the vector's exact ratio the test would be exact).
+The answer is still a superset, so callers check each node it yields with the predicates;
+it only prunes, and first-fit over it places exactly as a walk over every node would.
+Extended resources are not indexed and are checked by the predicates.
 
 Nodes only fill while a plan places pods, so a vector that no node has room for stays
 homeless, and so does any vector at least as large: the index remembers a few such vectors
@@ -25,25 +27,32 @@ from autoscaler.api.resources import CPU, MEMORY, PODS, Resources
 from autoscaler.core.predicates import NodeState
 
 _NONE = -(1 << 62)  # an empty leaf: no vector fits
-# Bytes of memory per millicore: 1, 4 and 16 GiB per vCPU.
-_RATIOS = (1 << 30) // 1000, (4 << 30) // 1000, (16 << 30) // 1000
+# Bytes of memory per millicore: 1/2, 1, 2, ... 32 GiB per vCPU.
+_RATIOS = tuple((1 << shift) // 1000 for shift in range(29, 36))
 _HOMELESS_KEPT = 64
 
 
-def _keys(cpu: int, memory: int, pods: int) -> tuple[int, int, int, int, int, int]:
-    low, mid, high = _RATIOS
-    return (
-        cpu,
-        memory,
-        pods,
-        min(cpu * low, memory),
-        min(cpu * mid, memory),
-        min(cpu * high, memory),
-    )
+def _keys(cpu: int, memory: int, pods: int) -> list[int]:
+    keys = [cpu, memory, pods]
+    keys.extend(memory if cpu * ratio > memory else cpu * ratio for ratio in _RATIOS)
+    return keys
 
 
-def _free(node: NodeState) -> tuple[int, int, int, int, int, int]:
+def _free(node: NodeState) -> list[int]:
     return _keys(*node.room())
+
+
+def _bracket(cpu: int, memory: int) -> tuple[int, int]:
+    """Key positions of the ratios just below and just above memory / cpu."""
+    last = 3 + len(_RATIOS) - 1
+    low = 3
+    for i, ratio in enumerate(_RATIOS):
+        if cpu * ratio <= memory:
+            low = 3 + i
+    high = low if cpu * _RATIOS[low - 3] == memory else min(low + 1, last)
+    if cpu * _RATIOS[0] > memory:
+        high = 3
+    return low, high
 
 
 class NodeIndex:
@@ -68,7 +77,7 @@ class NodeIndex:
         size = 1
         while size < max(1, len(nodes)):
             size *= 2
-        keys = tuple([_NONE] * (2 * size) for _ in range(6))
+        keys = tuple([_NONE] * (2 * size) for _ in range(3 + len(_RATIOS)))
         for position, node in enumerate(nodes):
             for tree, value in zip(keys, _free(node), strict=True):
                 tree[size + position] = value
@@ -112,11 +121,14 @@ class NodeIndex:
         if start >= len(self._nodes):
             return
         need = _keys(vector[CPU], vector[MEMORY], max(1, vector[PODS]))
-        need_cpu, need_memory, need_pods, need_low, need_mid, need_high = need
+        need_cpu, need_memory, need_pods = need[0], need[1], need[2]
         for c, m, p in self._homeless:
             if need_cpu >= c and need_memory >= m and need_pods >= p:
                 return
-        cpu, memory, pods, low, mid, high = self._keys
+        at_low, at_high = _bracket(need_cpu, need_memory)
+        need_low, need_high = need[at_low], need[at_high]
+        cpu, memory, pods = self._keys[0], self._keys[1], self._keys[2]
+        low, high = self._keys[at_low], self._keys[at_high]
         found = False
         # The subtrees that cover [start, size), left to right.
         lo, hi = start + size, 2 * size
@@ -141,7 +153,6 @@ class NodeIndex:
                     or memory[v] < need_memory
                     or pods[v] < need_pods
                     or low[v] < need_low
-                    or mid[v] < need_mid
                     or high[v] < need_high
                 ):
                     continue

@@ -93,3 +93,25 @@ def test_a_vector_no_node_has_room_for_is_remembered_until_a_node_gains_room() -
     nodes[0].allocatable = Resources.of(8000, 8 * GI, 10)
     index.update(0)
     assert list(index.candidates(big)) == [0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(node_shapes, min_size=1, max_size=40),
+    st.lists(
+        st.tuples(st.sampled_from([0, 1, 250, 1000, 4000]), st.sampled_from([0, 1, GI, 64 * GI])),
+        min_size=1,
+        max_size=20,
+    ),
+)
+def test_candidates_are_exact_for_extreme_memory_per_cpu(
+    shapes: list[tuple[int, int, int]], requests: list[tuple[int, int]]
+) -> None:
+    """Vectors with no cpu, no memory or a ratio far outside the indexed ones still get every
+    node with room and only those."""
+    nodes = _nodes(shapes)
+    index = NodeIndex(nodes)
+    for pod in _pods(requests):
+        vector = pod_vector(pod)
+        found = list(index.candidates(vector))
+        assert found == [at for at, node in enumerate(nodes) if node.how_many(vector) > 0]
