@@ -166,3 +166,36 @@ def test_a_replacement_record_past_its_deadline_or_naming_drained_nodes_is_ignor
         old, 2 * 3600.0
     )
     assert of_type(plan, DrainNode) == []
+
+
+def test_a_replacement_is_not_removed_as_empty_while_the_cordons_of_its_old_nodes_fail() -> None:
+    """Every cordon of the old nodes fails for as long as the replacement takes to look
+    unneeded: the replacement is the room their pods wait for, so it is not removed as empty
+    (it would be cordoned when the cordons work again, leaving their pods nowhere to go)."""
+    autoscaler = Autoscaler(CONFIG)
+    snapshot = busy_nodes()
+    autoscaler.decide(snapshot, 0.0)
+    [launch] = of_type(autoscaler.decide(snapshot, UNNEEDED), LaunchVM)
+    assert isinstance(launch, LaunchVM)
+    alloc = node_allocatable(launch.shape)
+    ready_node = make_node("r", cpu=alloc.cpu, memory=alloc.memory, created=UNNEEDED + 90)
+    ready = world(
+        [*snapshot.nodes, ready_node],
+        snapshot.pods,
+        pools=snapshot.pools,
+        vms=[
+            *(vm_for(n) for n in snapshot.nodes),
+            vm_for(ready_node, shape=launch.shape, replaces=launch.replaces),
+        ],
+    )
+    start = UNNEEDED + 120
+    plan = autoscaler.decide(ready, start)
+    assert sorted(names(of_type(plan, CordonNode))) == ["n1", "n2", "n3"]
+    # The snapshot never shows the cordons, up to the drain deadline.
+    cordoned: list[str] = []
+    now = start
+    while now < start + CONFIG.drain_timeout:
+        now += CONFIG.drain_retry_interval
+        cordoned += names(of_type(autoscaler.decide(ready, now), CordonNode))
+    assert sorted(set(cordoned)) == ["n1", "n2", "n3"]  # asked again, never the replacement
+    assert autoscaler.draining() == ("n1", "n2", "n3")

@@ -1,4 +1,5 @@
-"""Empty: nodes that run no workload pods and have been unneeded long enough."""
+"""Empty: nodes that run no workload pods and have been unneeded long enough, unless the
+pods of nodes already leaving need their room."""
 
 from __future__ import annotations
 
@@ -23,7 +24,10 @@ class Empty:
                 or not scan.unneeded_long_enough(candidate)
             ):
                 continue
-            if scan.may_take(candidate):
+            if not scan.may_take(candidate):
+                continue
+            removal = scan.removal(candidate, Reason.EMPTY, "node runs no workload pods")
+            if scan.keeps_pods_placed([*chosen, removal]):
                 scan.take(candidate)
-                chosen.append(scan.removal(candidate, Reason.EMPTY, "node runs no workload pods"))
+                chosen.append(removal)
         return Command(Reason.EMPTY, removals=tuple(chosen)) if chosen else NOTHING

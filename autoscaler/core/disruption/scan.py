@@ -161,14 +161,16 @@ class Scan:
 
     def keeps_pods_placed(self, chosen: Sequence[Removal]) -> bool:
         """Whether the next scale-up, after these nodes are gone, launches nothing for their
-        pods (pods of nodes already leaving move too, and may take room first)."""
+        pods nor for the pods of nodes already leaving (those move too, and may take room
+        first; an empty node may be the room they are waiting for, such as a replacement
+        whose old nodes' cordons have not landed yet)."""
         moved = [pod for c in chosen for pod in c.moved]
-        if not moved:
-            return True
-        removed = {c.node.name for c in chosen} | self.leaving
         leaving_pods = [
             pod for name in self.leaving for pod in movable_pods(self.bound.get(name, ()))
         ]
+        if not moved and not leaving_pods:
+            return True
+        removed = {c.node.name for c in chosen} | self.leaving
         after = without_nodes(self.snapshot, removed, [*leaving_pods, *moved], self.now)
         result = self.plan_scale_up(after, self.scale_up_pools, self.lifecycle.unhealthy)
         return launched_pods(result) <= self.launched_now
