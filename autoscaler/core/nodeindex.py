@@ -32,13 +32,26 @@ _RATIOS = tuple((1 << shift) // 1000 for shift in range(29, 36))
 _HOMELESS_KEPT = 64
 
 
-def _keys(cpu: int, memory: int, pods: int) -> list[int]:
-    keys = [cpu, memory, pods]
-    keys.extend(memory if cpu * ratio > memory else cpu * ratio for ratio in _RATIOS)
-    return keys
+_R0, _R1, _R2, _R3, _R4, _R5, _R6 = _RATIOS
 
 
-def _free(node: NodeState) -> list[int]:
+def _keys(cpu: int, memory: int, pods: int) -> tuple[int, ...]:
+    # Spelt out: this runs on every placement, and a loop here costs more than the pruning.
+    return (
+        cpu,
+        memory,
+        pods,
+        min(cpu * _R0, memory),
+        min(cpu * _R1, memory),
+        min(cpu * _R2, memory),
+        min(cpu * _R3, memory),
+        min(cpu * _R4, memory),
+        min(cpu * _R5, memory),
+        min(cpu * _R6, memory),
+    )
+
+
+def _free(node: NodeState) -> tuple[int, ...]:
     return _keys(*node.room())
 
 
