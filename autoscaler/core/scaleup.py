@@ -14,19 +14,15 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from math import ceil
 
-from autoscaler.api.resources import CPU, MEMORY, Resources
+from autoscaler.api.resources import Resources
 from autoscaler.core.actions import Explanation, LaunchVM, Verdict
 from autoscaler.core.config import disrupting_taint_of
-from autoscaler.core.cost import vcpu_equivalents
 from autoscaler.core.equivalence import PodClass, group_equivalent
-from autoscaler.core.future_node import future_node, pool_daemonset_overhead
+from autoscaler.core.future_node import future_node
 from autoscaler.core.model import (
     HOSTNAME_LABEL,
     NO_ZONE,
-    REGION_LABEL,
-    ZONE_LABEL,
     Node,
     Pod,
     Pool,
@@ -35,15 +31,14 @@ from autoscaler.core.model import (
     Zone,
 )
 from autoscaler.core.nodecache import NodeCache
-from autoscaler.core.overhead import kubelet_reserved, node_allocatable
 from autoscaler.core.pending import DEFAULT_SCHEDULERS
+from autoscaler.core.plan_budget import PlanBudget
+from autoscaler.core.pool_choice import PoolChooser
 from autoscaler.core.predicates import NodeState
-from autoscaler.core.rightsizing import PlanBudget, SizedVM, size_for_classes, top_up_min_nodes
+from autoscaler.core.rightsizing import SizedVM, size_for_classes, top_up_min_nodes
 from autoscaler.core.scheduling import place_classes
-from autoscaler.core.shapes import catalog
 from autoscaler.core.topology_filters import TopologyFilters, needs_topology_filters
 from autoscaler.core.unmodelled import not_planned_message, placement_unknowns
-from autoscaler.core.zones import by_free_room, free_by_zone, pool_zones, zones_of
 
 SAMPLE_SIZE = 3
 # How many times pods spread over zones go round the zones of their pools in one plan.
@@ -166,102 +161,6 @@ def _launching_nodes(
     return states
 
 
-def _names_a_zone(pod: Pod) -> bool:
-    """Whether the pod's nodeSelector or required node affinity asks for a zone or region."""
-    keys = (ZONE_LABEL, REGION_LABEL)
-    if any(key in pod.node_selector for key in keys):
-        return True
-    return any(r.key in keys for t in pod.required_node_affinity for r in t.match_expressions)
-
-
-def _implied_zone(pool: Pool) -> Zone:
-    """The zone a pool's template labels name, for a pool no host's zone matches."""
-    return Zone(pool.labels.get(ZONE_LABEL, ""), pool.labels.get(REGION_LABEL, ""))
-
-
-class _PoolChooser:
-    """Which pools, and which zones of them, admit a class of pods, best first."""
-
-    def __init__(self, pools: Sequence[Pool], snapshot: Snapshot) -> None:
-        self.pools = sorted(
-            (p for p in pools if p.settings is not None),
-            key=lambda p: (-p.settings.weight if p.settings else 0, p.name),
-        )
-        zones = by_free_room(zones_of(snapshot.hosts), free_by_zone(snapshot.hosts)) or (NO_ZONE,)
-        named = sorted(str(zone) for zone in zones if zone != NO_ZONE)
-        self.zone_note = (
-            f"bare-metal hosts are in zone(s) {', '.join(named)}"
-            if named
-            else "no bare-metal host has zone or region labels"
-        )
-        self.zones = {p.name: pool_zones(p, zones) or (_implied_zone(p),) for p in self.pools}
-        self.overhead = {
-            (p.name, zone): pool_daemonset_overhead(p, snapshot.daemonsets, zone)
-            for p in self.pools
-            for zone in self.zones[p.name]
-        }
-        self.templates = {
-            (p.name, zone): future_node(
-                f"{p.name}-template", p, Resources(), snapshot.daemonsets, zone=zone
-            )
-            for p in self.pools
-            for zone in self.zones[p.name]
-        }
-        self.capacity: dict[str, tuple[Resources, Resources]] = {}
-        for pool in self.pools:
-            assert pool.settings is not None
-            largest = catalog(snapshot.shape_bounds, pool.settings).largest
-            if largest is not None:
-                overhead = self.overhead[pool.name, self.zones[pool.name][0]]
-                per_vm = kubelet_reserved(largest) + overhead
-                room = node_allocatable(largest) - overhead
-                self.capacity[pool.name] = (room, per_vm)
-
-    def admitting(self, pod: Pod) -> tuple[dict[str, list[Zone]], list[str]]:
-        """The zones of each pool whose nodes admit ``pod`` (pools that admit it in no zone
-        are left out), and why each other pool refuses it."""
-        admitted: dict[str, list[Zone]] = {}
-        refusals = []
-        for pool in self.pools:
-            first_reason = None
-            for zone in self.zones[pool.name]:
-                reason = self.templates[pool.name, zone].static_failure(pod)
-                if reason is None:
-                    admitted.setdefault(pool.name, []).append(zone)
-                elif first_reason is None:
-                    first_reason = reason
-            if pool.name not in admitted:
-                note = f" ({self.zone_note})" if _names_a_zone(pod) else ""
-                refusals.append(f"{pool.name}: {first_reason}{note}")
-        return admitted, refusals
-
-    def new_resources(self, pool: Pool, pods: Sequence[Pod]) -> float:
-        """About how much a pool would provision for these pods, in vCPU-equivalents
-        (4Gi weigh as one vCPU)."""
-        if pool.name not in self.capacity or not pods:
-            return float("inf")
-        room, per_vm = self.capacity[pool.name]
-        vector = pods[0].requests
-        vms = 1
-        for name, amount in vector.items():
-            if amount > 0:
-                if room[name] <= 0:
-                    return float("inf")
-                vms = max(vms, ceil(amount * len(pods) / room[name]))
-        total = vector * len(pods) + per_vm * vms
-        return vcpu_equivalents(total[CPU], total[MEMORY])
-
-    def ranked(self, pods: Sequence[Pod], admitted: list[Pool]) -> list[Pool]:
-        if len(admitted) <= 1:
-            return admitted
-
-        def rank(pool: Pool) -> tuple[int, float, str]:
-            weight = pool.settings.weight if pool.settings else 0
-            return (-weight, self.new_resources(pool, pods), pool.name)
-
-        return sorted(admitted, key=rank)
-
-
 def _launch_action(vm: SizedVM, pool: Pool, detail: str) -> LaunchVM:
     assert pool.settings is not None
     return LaunchVM(
@@ -320,7 +219,7 @@ def plan_scale_up(
             outcomes.notes[cls.key] = note
     placements: dict[str, str] = {}
     filters: TopologyFilters | None = None
-    chooser = _PoolChooser(pools, snapshot)
+    chooser = PoolChooser(pools, snapshot)
     if rest or refused:
         bound = cache.bound(snapshot.pods)
         existing = [cache.state(n, bound.get(n.name, ())) for n in ready]
@@ -435,7 +334,7 @@ def _topology_filters(
     return filters
 
 
-def _expect_new_nodes(filters: TopologyFilters, chooser: _PoolChooser) -> None:
+def _expect_new_nodes(filters: TopologyFilters, chooser: PoolChooser) -> None:
     """From here on the plan places pods on nodes that come up together with the new VMs it
     may still open. Each such VM is a topology domain of its own (its hostname) and may open
     a zone that holds no node yet: one empty placeholder node per pool and zone stands for
@@ -475,7 +374,7 @@ def _settle(
 def _size_new_vms(
     classes: list[PodClass],
     snapshot: Snapshot,
-    chooser: _PoolChooser,
+    chooser: PoolChooser,
     budget: PlanBudget,
     outcomes: _Outcomes,
     pool_messages: dict[str, str],
@@ -546,7 +445,7 @@ def _size_unit(
     work: Mapping[tuple[Hashable, int], list[Pod]],
     plans: Mapping[Hashable, tuple[list[tuple[Pool, Zone]], list[str], PodClass]],
     snapshot: Snapshot,
-    chooser: _PoolChooser,
+    chooser: PoolChooser,
     budget: PlanBudget,
     outcomes: _Outcomes,
     pool_messages: dict[str, str],

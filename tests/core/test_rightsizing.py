@@ -7,7 +7,8 @@ from autoscaler.api.resources import Resources
 from autoscaler.core.actions import Reason, Verdict
 from autoscaler.core.model import Host, Pod, Pool, VirtualMachine, VMPhase
 from autoscaler.core.overhead import GI, host_footprint, node_allocatable
-from autoscaler.core.rightsizing import PlanBudget, size_for_pods, top_up_min_nodes
+from autoscaler.core.plan_budget import PlanBudget
+from autoscaler.core.rightsizing import size_for_pods, top_up_min_nodes
 from autoscaler.core.shapes import ShapeCatalog, grid
 
 BOUNDS = ShapeBounds(IntRange(2000, 32000, 2000), IntRange(4 * GI, 128 * GI, 2 * GI), GI, 8 * GI)
